@@ -1,0 +1,90 @@
+"""Command line: `chm-exporter --config.file chm.yml --web.listen-address :9840`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from chm_exporter import __version__
+from chm_exporter.config import format_validation_error, load_config
+from chm_exporter.errors import ConfigError
+from chm_exporter.logsetup import setup_logging
+from chm_exporter.server import config_reload_on_sighup, create_app
+from chm_exporter.settings import Settings, split_listen_address
+
+_FLAGS = {
+    "--config.file": "config_file",
+    "--web.listen-address": "web_listen_address",
+    "--log.level": "log_level",
+    "--log.format": "log_format",
+    "--timeout-offset": "timeout_offset",
+}
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Settings:
+    """Flags override CHM_* environment variables, which override defaults.
+
+    Raises:
+        ConfigError: a flag or variable has an invalid value.
+    """
+    parser = argparse.ArgumentParser(
+        prog="chm-exporter",
+        description="CHM: Prometheus exporter for network-device health (SNMP, ICMP).",
+    )
+    for flag, dest in _FLAGS.items():
+        parser.add_argument(flag, dest=dest, default=None, help=f"(env CHM_{dest.upper()})")
+    parser.add_argument(
+        "--config.check",
+        dest="config_check",
+        action="store_true",
+        default=None,
+        help="validate the config file, print the result, exit 0 (valid) or 1",
+    )
+    parser.add_argument("--version", action="version", version=f"chm-exporter {__version__}")
+    given = {k: v for k, v in vars(parser.parse_args(argv)).items() if v is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from exc
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the exporter (or check its config); returns the exit code."""
+    try:
+        settings = parse_args(argv)
+    except ConfigError as exc:
+        print(f"chm-exporter: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level, settings.log_format)
+    log = logging.getLogger("chm_exporter")
+    try:
+        loaded = load_config(settings.config_file)
+    except ConfigError as exc:
+        if settings.config_check:
+            print(f"config invalid: {exc}", file=sys.stderr)
+            return 1
+        log.error("config refused: %s", exc)
+        return 1
+    if settings.config_check:
+        modules = ", ".join(loaded.config.module_names)
+        print(f"config valid: {settings.config_file} (modules: {modules})")
+        return 0
+    try:
+        host, port = split_listen_address(settings.web_listen_address)
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return 2
+    app = create_app(loaded, settings.timeout_offset)
+    app.cleanup_ctx.append(config_reload_on_sighup)
+    log.info("chm-exporter %s listening on %s", __version__, settings.web_listen_address)
+    web.run_app(app, host=host, port=port, print=None, access_log=None, shutdown_timeout=5)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,293 @@
+"""The configuration file: credentials (`auths`), probe modules (`modules`), profile folders.
+
+Models copy their defaults in, parse over them, validate, and reject unknown keys; every error
+names the field it is about. Secrets may be written inline, as ``<name>_file: /path`` or as
+``${ENV_VAR}``; they are held as :class:`pydantic.SecretStr` and dump as ``<secret>``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from chm_exporter.errors import ConfigError
+
+Secret = Annotated[SecretStr, PlainSerializer(lambda _s: "<secret>", when_used="always")]
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+AUTO_MODULE = "auto"
+AUTO_PROFILES = "auto"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _expand_secrets(data: Any, secret_fields: tuple[str, ...]) -> Any:
+    """Resolve `<name>_file` and `${ENV}` for the named secret fields of a mapping."""
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    for name in secret_fields:
+        file_key = f"{name}_file"
+        if file_key in out:
+            if name in out:
+                raise ValueError(f"give either {name} or {file_key}, not both")
+            path = Path(str(out.pop(file_key)))
+            try:
+                out[name] = path.read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise ValueError(f"{file_key}: cannot read {path}: {exc.strerror}") from None
+        value = out.get(name)
+        if isinstance(value, str):
+            out[name] = _ENV_REF.sub(partial(_env_match, name), value)
+    return out
+
+
+def _env_match(field_name: str, match: re.Match[str]) -> str:
+    return _env(field_name, match.group(1))
+
+
+def _env(field_name: str, var: str) -> str:
+    value = os.environ.get(var)
+    if value is None:
+        raise ValueError(f"{field_name}: environment variable {var} is not set")
+    return value
+
+
+class CommunityAuth(_Model):
+    """SNMP v1 or v2c community credentials."""
+
+    version: Literal["1", "2c"]
+    community: Secret = SecretStr("public")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets(cls, data: Any) -> Any:
+        return _expand_secrets(data, ("community",))
+
+
+AuthProtocol = Literal["MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512"]
+PrivProtocol = Literal["DES", "AES", "AES192", "AES256"]
+
+
+class UsmAuth(_Model):
+    """SNMPv3 user-based security credentials."""
+
+    version: Literal["3"]
+    username: str = Field(min_length=1)
+    security_level: Literal["noAuthNoPriv", "authNoPriv", "authPriv"] = "noAuthNoPriv"
+    auth_protocol: AuthProtocol = "SHA"
+    auth_password: Secret | None = None
+    priv_protocol: PrivProtocol = "AES"
+    priv_password: Secret | None = None
+    priv_key_expansion: Literal["blumenthal", "cisco"] = Field(
+        default="blumenthal",
+        description="How AES-192/256 keys are lengthened from a short auth hash "
+        "(net-snmp: blumenthal; Cisco IOS: cisco).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets(cls, data: Any) -> Any:
+        return _expand_secrets(data, ("auth_password", "priv_password"))
+
+    @model_validator(mode="after")
+    def _level_needs_passwords(self) -> UsmAuth:
+        if self.security_level != "noAuthNoPriv" and not self.auth_password:
+            raise ValueError(f"auth_password is required for security_level {self.security_level}")
+        if self.security_level == "authPriv" and not self.priv_password:
+            raise ValueError("priv_password is required for security_level authPriv")
+        for name in ("auth_password", "priv_password"):
+            secret = getattr(self, name)
+            if secret is not None and len(secret.get_secret_value()) < 8:
+                raise ValueError(f"{name} must be at least 8 characters (RFC 3414)")
+        return self
+
+
+Auth = Annotated[CommunityAuth | UsmAuth, Field(discriminator="version")]
+
+
+class SnmpSettings(_Model):
+    """How the SNMP prober talks to a device."""
+
+    profiles: list[str] = Field(default_factory=lambda: [AUTO_PROFILES], min_length=1)
+    max_repetitions: int = Field(default=25, ge=1, le=200)
+    timeout: float = Field(default=2.0, gt=0, le=60, description="seconds per request")
+    retries: int = Field(default=2, ge=0, le=10)
+    walk_concurrency: int = Field(default=8, ge=1, le=64, description="parallel walks per device")
+    walk: Literal["bulk", "getnext"] = "bulk"
+    allow_nonincreasing_oids: bool = False
+
+
+class IcmpSettings(_Model):
+    """How the ICMP prober pings a device."""
+
+    count: int = Field(default=3, ge=1, le=100)
+    interval: float = Field(default=0.1, ge=0, le=10, description="seconds between pings")
+    payload_size: int = Field(default=56, ge=0, le=65000)
+    ttl: int = Field(default=64, ge=1, le=255)
+    dont_fragment: bool = False
+    preferred_ip_protocol: Literal["ip4", "ip6"] = "ip6"
+    ip_protocol_fallback: bool = True
+
+
+class Module(_Model):
+    """A named set of probers with their settings; /probe?module= selects one or more."""
+
+    timeout: float = Field(default=10.0, gt=0, le=300, description="seconds for the whole probe")
+    compat: list[Literal["snmp_exporter"]] = Field(default_factory=list)
+    snmp: SnmpSettings | None = None
+    icmp: IcmpSettings | None = None
+
+    @field_validator("compat", mode="before")
+    @classmethod
+    def _one_or_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _has_prober(self) -> Module:
+        if self.snmp is None and self.icmp is None:
+            raise ValueError("a module needs at least one prober (snmp, icmp)")
+        return self
+
+
+def _default_auths() -> dict[str, CommunityAuth | UsmAuth]:
+    return {"public_v2": CommunityAuth(version="2c", community=SecretStr("public"))}
+
+
+class Config(_Model):
+    """The whole configuration file."""
+
+    auths: dict[str, Auth] = Field(default_factory=_default_auths)
+    modules: dict[str, Module] = Field(default_factory=dict)
+    profile_dirs: list[Path] = Field(default_factory=list)
+
+    @field_validator("auths", mode="before")
+    @classmethod
+    def _versions_as_text(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                k: {**v, "version": str(v["version"])}
+                if isinstance(v, dict) and "version" in v
+                else v
+                for k, v in value.items()
+            }
+        return value
+
+    @field_validator("auths")
+    @classmethod
+    def _some_auth(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if not value:
+            raise ValueError("at least one auth is needed")
+        return value
+
+    def module(self, name: str) -> Module | None:
+        """The module `name`; `auto` exists even when the file does not define it."""
+        found = self.modules.get(name)
+        if found is None and name == AUTO_MODULE:
+            return Module(snmp=SnmpSettings())
+        return found
+
+    @property
+    def module_names(self) -> list[str]:
+        """Every module a request may name."""
+        return sorted({*self.modules, AUTO_MODULE})
+
+    @property
+    def default_auth(self) -> str:
+        """The first auth of the file: used when a request names none."""
+        return next(iter(self.auths))
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated config together with where it came from and the profiles it can use."""
+
+    config: Config
+    path: Path | None
+    profiles: dict[str, Any] = field(default_factory=dict)
+    plans: dict[tuple[str, ...], Any] = field(default_factory=dict, compare=False)
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    """Parse YAML text into a validated :class:`Config`.
+
+    Raises:
+        ConfigError: the YAML is malformed or a field is invalid; the message names the field.
+    """
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {format_validation_error(exc)}") from exc
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """One line per problem, each naming the field path."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(lines)
+
+
+def load_config(path: Path | str) -> LoadedConfig:
+    """Read, validate and prepare the config file at `path`, with the profiles it names.
+
+    Raises:
+        ConfigError: the file is unreadable or invalid, or names a profile that does not exist.
+    """
+    from chm_exporter.profiles.loader import load_profiles
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    config = parse_config(text, str(path))
+    dirs = [d if d.is_absolute() else path.parent / d for d in config.profile_dirs]
+    profiles = load_profiles(dirs)
+    check_profile_names(config, profiles)
+    return LoadedConfig(config=config, path=path, profiles=profiles)
+
+
+def check_profile_names(config: Config, profiles: dict[str, Any]) -> None:
+    """Every profile a module names must exist.
+
+    Raises:
+        ConfigError: naming the module field and the unknown profile.
+    """
+    for name, module in config.modules.items():
+        if module.snmp is None:
+            continue
+        for i, prof in enumerate(module.snmp.profiles):
+            if prof != AUTO_PROFILES and prof not in profiles:
+                known = ", ".join(sorted(profiles))
+                raise ConfigError(
+                    f"modules.{name}.snmp.profiles.{i}: unknown profile {prof!r} (known: {known})"
+                )

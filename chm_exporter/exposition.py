@@ -1,0 +1,127 @@
+"""A per-request metric sink and its Prometheus text rendering.
+
+Each probe gets a fresh :class:`MetricSink`; probers add samples to it and the handler renders
+it once. It is a plain data structure rather than a prometheus_client registry: a 900-interface
+switch yields tens of thousands of samples per scrape, and building client_python metric objects
+for each costs more CPU than the SNMP walk itself. Samples of the same family and label values
+overwrite each other, so a scrape never exposes a duplicate series.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+MetricType = Literal["gauge", "counter", "untyped"]
+Number = int | float
+LabelValues = tuple[str, ...]
+
+
+@dataclass(slots=True)
+class Family:
+    """One metric family: name, help, type, fixed label names, samples by label values."""
+
+    name: str
+    help: str
+    type: MetricType
+    label_names: tuple[str, ...]
+    samples: dict[LabelValues, Number] = field(default_factory=dict)
+
+
+class MetricSink:
+    """Collects the metric families of one probe."""
+
+    def __init__(self) -> None:
+        self._families: dict[str, Family] = {}
+
+    def family(
+        self, name: str, help_text: str, mtype: MetricType, label_names: Iterable[str] = ()
+    ) -> Family:
+        """Return the family `name`, creating it on first use.
+
+        Raises:
+            ValueError: the family exists with other label names or another type.
+        """
+        labels = tuple(label_names)
+        fam = self._families.get(name)
+        if fam is None:
+            fam = Family(name, help_text, mtype, labels)
+            self._families[name] = fam
+        elif fam.label_names != labels or fam.type != mtype:
+            raise ValueError(
+                f"metric {name} defined twice: {fam.type}{list(fam.label_names)} "
+                f"and {mtype}{list(labels)}"
+            )
+        return fam
+
+    def add(
+        self,
+        name: str,
+        value: Number,
+        labels: Mapping[str, str] | None = None,
+        help_text: str = "",
+        mtype: MetricType = "gauge",
+    ) -> None:
+        """Add one sample (convenience for code that emits few samples)."""
+        labels = labels or {}
+        fam = self.family(name, help_text, mtype, labels.keys())
+        fam.samples[tuple(labels.values())] = value
+
+    def merge(self, other: MetricSink) -> None:
+        """Add every sample of `other` into this sink."""
+        for fam in other._families.values():
+            mine = self.family(fam.name, fam.help, fam.type, fam.label_names)
+            mine.samples.update(fam.samples)
+
+    def __iter__(self) -> Iterator[Family]:
+        return iter(self._families.values())
+
+    def get(self, name: str) -> Family | None:
+        """The family `name`, if any sample or declaration made it."""
+        return self._families.get(name)
+
+    def render(self) -> str:
+        """Render all families in the Prometheus text format 0.0.4."""
+        out: list[str] = []
+        for fam in self._families.values():
+            if not fam.samples:
+                continue
+            out.append(
+                f"# HELP {fam.name} {_escape_help(fam.help)}\n# TYPE {fam.name} {fam.type}\n"
+            )
+            names = fam.label_names
+            prefix = fam.name
+            for values, value in fam.samples.items():
+                if names:
+                    pairs = ",".join(
+                        f'{n}="{_escape_label(v)}"' for n, v in zip(names, values, strict=True)
+                    )
+                    out.append(f"{prefix}{{{pairs}}} {format_value(value)}\n")
+                else:
+                    out.append(f"{prefix} {format_value(value)}\n")
+        return "".join(out)
+
+
+def format_value(value: Number) -> str:
+    """Format a sample value; integers stay exact however large (Counter64 above 2**53)."""
+    if isinstance(value, int):
+        return str(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+def _escape_label(value: str) -> str:
+    if "\\" in value or '"' in value or "\n" in value:
+        return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return value
+
+
+def _escape_help(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n")

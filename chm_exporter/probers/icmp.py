@@ -1,0 +1,141 @@
+"""The ICMP prober: echo requests on unprivileged datagram sockets (icmplib).
+
+Metric names follow blackbox_exporter's icmp prober (probe_icmp_duration_seconds{phase},
+probe_ip_protocol, probe_ip_addr_hash, probe_dns_lookup_time_seconds) so its dashboards work, plus
+packet counts and RTT statistics over `count` echoes. icmplib does not report a reply's TTL, so
+probe_icmp_reply_hop_limit is not emitted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import socket
+import statistics
+import time
+
+from icmplib import ICMPLibError, ICMPRequest, SocketPermissionError
+from icmplib.sockets import AsyncSocket, ICMPv4Socket, ICMPv6Socket
+
+from chm_exporter.config import IcmpSettings
+from chm_exporter.errors import IcmpProbeError, ProbeError
+from chm_exporter.exposition import MetricSink
+from chm_exporter.probers.context import ProbeContext
+
+_PHASE_HELP = "Duration of the ICMP probe by phase (resolve, setup, rtt of the first reply)."
+# Linux: IP_MTU_DISCOVER / IP_PMTUDISC_DO set the don't-fragment bit on every datagram.
+_IP_MTU_DISCOVER = getattr(socket, "IP_MTU_DISCOVER", 10)
+_IP_PMTUDISC_DO = getattr(socket, "IP_PMTUDISC_DO", 2)
+_MIN_WAIT_SECONDS = 0.05
+
+
+def _fnv32a(text: str) -> int:
+    """blackbox_exporter's probe_ip_addr_hash: FNV-1a 32-bit of the address text."""
+    value = 0x811C9DC5
+    for byte in text.encode():
+        value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return value
+
+
+def open_icmp_socket(address: str, settings: IcmpSettings) -> AsyncSocket:
+    """An ICMP socket for `address`: unprivileged datagram, raw only when running as root.
+
+    Raises:
+        IcmpProbeError: the kernel forbids both, naming the sysctl that allows datagram sockets.
+    """
+    kind = ICMPv6Socket if ipaddress.ip_address(address).version == 6 else ICMPv4Socket
+    try:
+        sock = kind(None, privileged=False)
+    except SocketPermissionError:
+        if os.geteuid() != 0:
+            raise IcmpProbeError(
+                "unprivileged ICMP sockets are forbidden for this user's group: allow them with "
+                "`sysctl -w net.ipv4.ping_group_range='0 2147483647'` (or run as root)"
+            ) from None
+        try:
+            sock = kind(None, privileged=True)
+        except ICMPLibError as exc:
+            raise IcmpProbeError(f"cannot open a raw ICMP socket: {exc}") from None
+    except ICMPLibError as exc:
+        raise IcmpProbeError(f"cannot open an ICMP socket: {exc}") from None
+    if settings.dont_fragment and kind is ICMPv4Socket:
+        sock._sock.setsockopt(socket.IPPROTO_IP, _IP_MTU_DISCOVER, _IP_PMTUDISC_DO)
+    return AsyncSocket(sock)
+
+
+async def probe_icmp(ctx: ProbeContext, sink: MetricSink) -> bool:
+    """Send `count` echo requests to the target and report replies and round-trip times."""
+    settings = ctx.module.icmp
+    assert settings is not None  # the handler runs this prober only for icmp modules
+    loop = asyncio.get_running_loop()
+    start = time.perf_counter()
+    try:
+        address = await ctx.address(settings.preferred_ip_protocol, settings.ip_protocol_fallback)
+    except ProbeError as exc:
+        ctx.log.error("icmp: %s", exc)
+        return False
+    resolved = time.perf_counter()
+    sink.add("probe_dns_lookup_time_seconds", resolved - start, None, "Time to resolve the target.")
+    sink.add("probe_icmp_duration_seconds", resolved - start, {"phase": "resolve"}, _PHASE_HELP)
+    version = ipaddress.ip_address(address).version
+    sink.add("probe_ip_protocol", version, None, "IP protocol of the probe (4 or 6).")
+    sink.add("probe_ip_addr_hash", _fnv32a(address), None, "FNV-1a hash of the probed address.")
+    try:
+        sock = open_icmp_socket(address, settings)
+    except IcmpProbeError as exc:
+        ctx.log.error("icmp: %s", exc)
+        return False
+    set_up = time.perf_counter()
+    sink.add("probe_icmp_duration_seconds", set_up - resolved, {"phase": "setup"}, _PHASE_HELP)
+    rtts: list[float] = []
+    sent = 0
+    ident = (os.getpid() ^ id(ctx)) & 0xFFFF
+    ctx.log.debug(
+        "icmp: %d echo requests to %s, %d bytes", settings.count, address, settings.payload_size
+    )
+    with sock:
+        for seq in range(settings.count):
+            if seq:
+                await asyncio.sleep(settings.interval)
+            left = settings.count - seq
+            wait = (ctx.deadline - loop.time() - (left - 1) * settings.interval) / left
+            if wait < _MIN_WAIT_SECONDS:
+                ctx.log.warning(
+                    "icmp: deadline reached after %d of %d echoes", sent, settings.count
+                )
+                break
+            request = ICMPRequest(
+                address, ident, seq, payload_size=settings.payload_size, ttl=settings.ttl
+            )
+            try:
+                sock.send(request)
+                sent += 1
+                reply = await sock.receive(request, wait)
+                reply.raise_for_status()
+            except ICMPLibError as exc:
+                ctx.log.debug("icmp: seq %d: %s", seq, exc or type(exc).__name__)
+                continue
+            rtts.append(reply.time - request.time)
+            ctx.log.debug("icmp: seq %d: reply from %s in %.6fs", seq, reply.source, rtts[-1])
+    ctx.metrics.icmp_packets.inc(sent)
+    _emit_results(sink, sent, rtts)
+    if not rtts:
+        ctx.log.error("icmp: no reply from %s to %d echo requests", address, sent)
+    return bool(rtts)
+
+
+def _emit_results(sink: MetricSink, sent: int, rtts: list[float]) -> None:
+    sink.add("probe_icmp_packets_sent", sent, None, "ICMP echo requests sent.")
+    sink.add("probe_icmp_packets_received", len(rtts), None, "ICMP echo replies received.")
+    if not rtts:
+        return
+    sink.add("probe_icmp_duration_seconds", rtts[0], {"phase": "rtt"}, _PHASE_HELP)
+    stats = {
+        "min": min(rtts),
+        "avg": statistics.fmean(rtts),
+        "max": max(rtts),
+        "stddev": statistics.pstdev(rtts),
+    }
+    for stat, value in stats.items():
+        sink.add("probe_icmp_rtt_seconds", value, {"stat": stat}, "Round-trip time of the echoes.")

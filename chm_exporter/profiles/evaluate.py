@@ -1,0 +1,223 @@
+"""Turning walked columns into metric samples, as the profiles say."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from chm_exporter.exposition import MetricSink
+from chm_exporter.profiles.model import (
+    DEVICE_INFO_LABELS,
+    Condition,
+    LabelSpec,
+    MetricSpec,
+    Profile,
+    Table,
+)
+from chm_exporter.profiles.values import RawValue, as_number, as_text, enum_key
+
+DEVICE_INFO_METRIC = "chm_device_info"
+DEVICE_INFO_HELP = (
+    "Device identity from the matching profiles (SNMPv2-MIB sysDescr/sysObjectID/sysName, "
+    "ENTITY-MIB); value is always 1."
+)
+
+
+@dataclass(slots=True)
+class WalkResult:
+    """What one scrape read: for each column (or instance OID) its values by row index.
+
+    Instance OIDs read with GET are stored under the index ``""``.
+    """
+
+    columns: dict[str, dict[str, RawValue]] = field(default_factory=dict)
+
+    def column(self, oid: str) -> Mapping[str, RawValue]:
+        """Values of a column by row index (empty when the agent had none)."""
+        return self.columns.get(oid, _EMPTY)
+
+    def add_scalar(self, oid: str, value: RawValue) -> None:
+        """Record the value of an instance OID read with GET."""
+        self.columns[oid] = {"": value}
+
+    def add_walked(self, column: str, pairs: Iterable[tuple[str, RawValue]]) -> None:
+        """Record the (oid, value) pairs a walk of `column` returned, by row index."""
+        cut = len(column) + 1
+        bucket = self.columns.setdefault(column, {})
+        for oid, value in pairs:
+            bucket[oid[cut:]] = value
+
+
+_EMPTY: Mapping[str, RawValue] = {}
+
+
+def evaluate_profiles(profiles: Iterable[Profile], result: WalkResult, sink: MetricSink) -> None:
+    """Add to `sink` every metric the profiles define that the walk result can serve."""
+    info: dict[str, str] = {}
+    has_info = False
+    for profile in profiles:
+        for name, spec in profile.device_info.items():
+            has_info = True
+            value = _device_info_field(spec, result)
+            if value:
+                info[name] = value
+        for table in profile.tables:
+            _evaluate_table(table, result, sink)
+    if has_info:
+        labels = {name: info.get(name, "") for name in DEVICE_INFO_LABELS}
+        sink.add(DEVICE_INFO_METRIC, 1, labels, DEVICE_INFO_HELP)
+
+
+def _device_info_field(spec: LabelSpec, result: WalkResult) -> str | None:
+    if not spec.table:
+        return _label_value(spec, result, "", None)
+    column = result.column(spec.oid[0]) if spec.oid else _EMPTY
+    for index in sorted(column, key=_index_order):
+        if _row_matches(spec.where, result, index):
+            return _label_value(spec, result, index, None)
+    return _finish(spec, None)
+
+
+def _index_order(index: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(p) for p in index.split("."))
+    except ValueError:
+        return (1 << 62,)
+
+
+def _row_matches(conditions: list[Condition], result: WalkResult, index: str) -> bool:
+    for cond in conditions:
+        key = enum_key(result.column(cond.oid).get(index))
+        if cond.in_ is not None and key not in cond.in_:
+            return False
+        if cond.not_in is not None and key in cond.not_in:
+            return False
+    return True
+
+
+def _evaluate_table(table: Table, result: WalkResult, sink: MetricSink) -> None:
+    row_columns = table.rows or [m.sources[0].oid for m in table.metrics if m.sources]
+    if table.scalar:
+        indexes: Iterable[str] = [""]
+    elif len(row_columns) == 1:
+        indexes = result.column(row_columns[0]).keys()
+    else:
+        merged: dict[str, None] = {}
+        for col in row_columns:
+            merged.update(dict.fromkeys(result.column(col)))
+        indexes = merged
+    table_label_names = tuple(table.labels)
+    families = [
+        (
+            metric,
+            sink.family(
+                metric.name,
+                metric.help,
+                "counter" if metric.type == "counter" else "gauge",
+                table_label_names + tuple(metric.labels),
+            ),
+        )
+        for metric in table.metrics
+    ]
+    for index in indexes:
+        if table.where and not _row_matches(table.where, result, index):
+            continue
+        parts = index.split(".") if index else []
+        base = tuple(
+            _label_value(spec, result, index, parts) or "" for spec in table.labels.values()
+        )
+        for metric, family in families:
+            value = _metric_value(metric, result, index)
+            if value is None:
+                continue
+            if metric.labels:
+                extra = tuple(
+                    _label_value(spec, result, index, parts) or ""
+                    for spec in metric.labels.values()
+                )
+                family.samples[base + extra] = value
+            else:
+                family.samples[base] = value
+
+
+def _metric_value(metric: MetricSpec, result: WalkResult, index: str) -> int | float | None:
+    if metric.type == "info":
+        return 1
+    for source in metric.sources:
+        raw = result.column(source.oid).get(index)
+        if raw is None:
+            continue
+        if metric.skip and raw in metric.skip:
+            return None
+        if metric.map is not None:
+            mapped = metric.map.get(enum_key(raw))  # type: ignore[arg-type]
+            value: int | float | None = mapped if mapped is not None else metric.default
+        else:
+            value = as_number(raw)
+        if value is None:
+            return None
+        if source.scale != 1.0 or source.offset != 0.0:
+            value = _scaled(value, source.scale, source.offset)
+        for factor in metric.factors:
+            f_raw = as_number(result.column(factor.oid).get(index))
+            if f_raw is None:
+                return None
+            if factor.map is not None:
+                mult = factor.map.get(int(f_raw))
+                if mult is None:
+                    return None
+                value = value * mult
+            else:
+                value = value * 10.0 ** (factor.pow10 * f_raw)  # type: ignore[operator]
+        return value
+    return None
+
+
+def _scaled(value: int | float, scale: float, offset: float) -> int | float:
+    if isinstance(value, int) and scale.is_integer() and offset.is_integer():
+        return value * int(scale) + int(offset)
+    return value * scale + offset
+
+
+def _label_value(
+    spec: LabelSpec, result: WalkResult, index: str, parts: list[str] | None
+) -> str | None:
+    if spec.value is not None:
+        return spec.value
+    if spec.index is not None:
+        parts = parts if parts is not None else index.split(".")
+        return _finish(spec, ".".join(parts[spec.index[0] : spec.index[1]]))
+    key = index
+    if spec.key is not None:
+        if spec.key.index is not None:
+            parts = parts if parts is not None else index.split(".")
+            key = ".".join(parts[spec.key.index[0] : spec.key.index[1]])
+        else:
+            key_raw = result.column(spec.key.oid or "").get(index)
+            key_num = as_number(key_raw)
+            key = str(key_num) if isinstance(key_num, int) else (as_text(key_raw) or "")
+    for oid in spec.oid or ():
+        raw = result.column(oid).get(key)
+        if raw is not None:
+            if spec.map is not None:
+                mapped = spec.map.get(enum_key(raw))  # type: ignore[arg-type]
+                if mapped is not None:
+                    return _finish(spec, mapped, mapped=True)
+            text = as_text(raw, spec.format)
+            if text:
+                return _finish(spec, text)
+    return _finish(spec, None)
+
+
+def _finish(spec: LabelSpec, text: str | None, mapped: bool = False) -> str | None:
+    if text is not None and spec.regex is not None and not mapped:
+        match = _regex(spec.regex).search(text)
+        text = (match.group(1) if match.groups() else match.group(0)) if match else None
+    return text if text else (spec.default or None)
+
+
+@lru_cache(maxsize=512)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)

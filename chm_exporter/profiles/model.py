@@ -1,0 +1,263 @@
+"""Pydantic models of a profile file (``profiles/data/*.yaml``).
+
+A profile says *what* to read and how it becomes metrics; the SNMP prober knows *how* to read.
+
+    name: if_mib
+    description: ...
+    match: {sys_object_id: [1.3.6.1.4.1.9.]}      # for module=auto (vendor profiles)
+    device_info: {vendor: {value: cisco}, model: {oid: ..., table: true, where: [...]}}
+    tables:
+      - name: interfaces
+        labels: {ifindex: {index: 0}, ifname: {oid: [ifName, ifDescr]}}
+        metrics:
+          - {name: chm_interface_up, oid: 1.3.6.1.2.1.2.2.1.8, map: {1: 1}, default: 0, help: ...}
+
+A table's rows are the indexes its metric columns answer with; a `scalar: true` table reads
+instance OIDs with GET and has one row. Labels come from the row index, from a column of the same
+row, or from a column of another table looked up by part of the index or by the value of a column
+(e.g. entPhysicalName of cpmCPUTotalPhysicalIndex).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+_OID = re.compile(r"^[0-9]+(\.[0-9]+)+$")
+_METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _oid(value: str) -> str:
+    text = str(value).strip().lstrip(".")
+    if not _OID.match(text):
+        raise ValueError(f"{value!r} is not a numeric OID")
+    return text
+
+
+def _as_list(value: Any) -> Any:
+    return value if value is None or isinstance(value, list) else [value]
+
+
+Oid = Annotated[str, BeforeValidator(str), AfterValidator(_oid)]
+OidList = Annotated[list[Oid], BeforeValidator(_as_list)]
+
+
+def _check_label_names(value: dict[str, LabelSpec]) -> dict[str, LabelSpec]:
+    for name in value:
+        if not _LABEL_NAME.match(name):
+            raise ValueError(f"{name!r} is not a valid label name")
+    return value
+
+
+Format = Literal["text", "hex", "mac", "oid", "int", "ip", "number"]
+
+
+class Condition(_Model):
+    """Keep a row only when a column's value is (or is not) in a set."""
+
+    oid: Oid
+    in_: list[int | str] | None = Field(default=None, alias="in")
+    not_in: list[int | str] | None = None
+
+    @model_validator(mode="after")
+    def _one_test(self) -> Condition:
+        if (self.in_ is None) == (self.not_in is None):
+            raise ValueError("a condition needs exactly one of `in` or `not_in`")
+        return self
+
+
+class LookupKey(_Model):
+    """How to find the row of a lookup column: part of our index, or a column's value."""
+
+    index: tuple[int, int] | None = Field(
+        default=None, description="slice [start, end) of the row index's sub-identifiers"
+    )
+    oid: Oid | None = Field(default=None, description="column whose value is the key")
+
+    @field_validator("index", mode="before")
+    @classmethod
+    def _int_is_one_part(cls, value: Any) -> Any:
+        return (value, value + 1) if isinstance(value, int) else value
+
+    @model_validator(mode="after")
+    def _one_key(self) -> LookupKey:
+        if (self.index is None) == (self.oid is None):
+            raise ValueError("a key needs exactly one of `index` or `oid`")
+        return self
+
+
+class LabelSpec(_Model):
+    """Where a label's value comes from; the first source that yields a value wins."""
+
+    value: str | None = Field(default=None, description="a constant")
+    index: tuple[int, int] | None = Field(default=None, description="row index part(s)")
+    oid: OidList | None = Field(default=None, description="column(s) or instance OID(s)")
+    key: LookupKey | None = Field(default=None, description="row of `oid` to read; default ours")
+    table: bool = Field(default=False, description="device_info: `oid` is a column, take a row")
+    where: list[Condition] = Field(default_factory=list, description="device_info: which row")
+    format: Format = "text"
+    map: dict[int | str, str] | None = None
+    regex: str | None = Field(default=None, description="keep the first group of a match")
+    default: str = ""
+
+    @field_validator("index", mode="before")
+    @classmethod
+    def _int_is_one_part(cls, value: Any) -> Any:
+        return (value, value + 1) if isinstance(value, int) else value
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"regex does not compile: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _has_source(self) -> LabelSpec:
+        if self.value is None and self.index is None and not self.oid:
+            raise ValueError("a label needs one of `value`, `index` or `oid`")
+        return self
+
+
+class Source(_Model):
+    """One place a metric's value may come from, with its unit conversion."""
+
+    oid: Oid
+    scale: float = 1.0
+    offset: float = 0.0
+
+
+class Factor(_Model):
+    """Multiply the value by a factor read from another column of the row.
+
+    `map` turns the column's value into the factor (ENTITY-SENSOR's entPhySensorScale);
+    `pow10: -1` multiplies by 10**(-value) (entPhySensorPrecision).
+    """
+
+    oid: Oid
+    map: dict[int, float] | None = None
+    pow10: Literal[-1, 1] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Factor:
+        if (self.map is None) == (self.pow10 is None):
+            raise ValueError("a factor needs exactly one of `map` or `pow10`")
+        return self
+
+
+class MetricSpec(_Model):
+    """One metric of a table: which column(s), how to convert, extra labels."""
+
+    name: str
+    help: str = Field(min_length=1)
+    type: Literal["gauge", "counter", "info"] = "gauge"
+    oid: OidList | None = Field(default=None, description="shorthand for sources")
+    sources: list[Source] = Field(default_factory=list)
+    scale: float = 1.0
+    offset: float = 0.0
+    factors: list[Factor] = Field(default_factory=list)
+    map: dict[int | str, float] | None = Field(default=None, description="enum to value")
+    default: float | None = Field(default=None, description="value for an unmapped enum")
+    skip: list[int | float | str] = Field(
+        default_factory=list, description="raw values that mean 'no reading': no sample"
+    )
+    labels: dict[str, LabelSpec] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _METRIC_NAME.match(value):
+            raise ValueError(f"{value!r} is not a valid metric name")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, value: dict[str, LabelSpec]) -> dict[str, LabelSpec]:
+        return _check_label_names(value)
+
+    @model_validator(mode="after")
+    def _normalise(self) -> MetricSpec:
+        if self.type == "info":
+            if self.oid or self.sources:
+                raise ValueError("an info metric takes no oid: its value is 1")
+            return self
+        if bool(self.oid) == bool(self.sources):
+            raise ValueError("a metric needs exactly one of `oid` or `sources`")
+        if self.oid:
+            srcs = [Source(oid=o, scale=self.scale, offset=self.offset) for o in self.oid]
+            object.__setattr__(self, "sources", srcs)
+            object.__setattr__(self, "oid", None)
+        return self
+
+
+class Table(_Model):
+    """A group of metrics sharing rows (a conceptual SNMP table) and labels."""
+
+    name: str
+    scalar: bool = Field(default=False, description="sources are instance OIDs read by GET")
+    rows: OidList | None = Field(default=None, description="columns whose indexes are rows")
+    where: list[Condition] = Field(default_factory=list)
+    labels: dict[str, LabelSpec] = Field(default_factory=dict)
+    metrics: list[MetricSpec] = Field(min_length=1)
+
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, value: dict[str, LabelSpec]) -> dict[str, LabelSpec]:
+        return _check_label_names(value)
+
+
+DEVICE_INFO_LABELS = (
+    "vendor",
+    "platform",
+    "model",
+    "os_version",
+    "serial",
+    "sys_name",
+    "sys_object_id",
+)
+
+
+class Match(_Model):
+    """Which devices a vendor profile is for (module=auto)."""
+
+    sys_object_id: OidList = Field(min_length=1, description="prefixes of sysObjectID")
+    sys_descr: str | None = Field(default=None, description="regex sysDescr must match too")
+
+
+class Profile(_Model):
+    """A profile file."""
+
+    name: str = Field(pattern=r"^[a-z0-9_]+$")
+    description: str = ""
+    match: Match | None = None
+    includes: list[str] = Field(
+        default_factory=list, description="profiles that always run with this one"
+    )
+    device_info: dict[str, LabelSpec] = Field(default_factory=dict)
+    tables: list[Table] = Field(default_factory=list)
+
+    @field_validator("device_info")
+    @classmethod
+    def _known_fields(cls, value: dict[str, LabelSpec]) -> dict[str, LabelSpec]:
+        for name in value:
+            if name not in DEVICE_INFO_LABELS:
+                raise ValueError(f"device_info.{name}: not one of {', '.join(DEVICE_INFO_LABELS)}")
+        return value

@@ -1,0 +1,54 @@
+"""Which OIDs a set of profiles needs: instance OIDs to GET and columns to walk, each once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from chm_exporter.profiles.model import LabelSpec, Profile, Table
+
+
+@dataclass(slots=True)
+class WalkPlan:
+    """The requests one scrape makes: every OID appears once however many profiles use it."""
+
+    gets: list[str] = field(default_factory=list)
+    walks: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.gets) + len(self.walks)
+
+
+def plan_walks(profiles: Iterable[Profile]) -> WalkPlan:
+    """Collect the OIDs the profiles read, deduplicated, in first-use order."""
+    gets: dict[str, None] = {}
+    walks: dict[str, None] = {}
+    for profile in profiles:
+        for spec in profile.device_info.values():
+            target = walks if spec.table else gets
+            target.update(dict.fromkeys(_label_oids(spec)))
+            if spec.table:
+                walks.update((c.oid, None) for c in spec.where)
+        for table in profile.tables:
+            (gets if table.scalar else walks).update(dict.fromkeys(_table_oids(table)))
+    return WalkPlan(gets=list(gets), walks=list(walks))
+
+
+def _label_oids(spec: LabelSpec) -> list[str]:
+    oids = list(spec.oid or [])
+    if spec.key is not None and spec.key.oid is not None:
+        oids.append(spec.key.oid)
+    return oids
+
+
+def _table_oids(table: Table) -> list[str]:
+    oids: list[str] = list(table.rows or [])
+    oids += [c.oid for c in table.where]
+    for spec in table.labels.values():
+        oids += _label_oids(spec)
+    for metric in table.metrics:
+        oids += [s.oid for s in metric.sources]
+        oids += [f.oid for f in metric.factors]
+        for spec in metric.labels.values():
+            oids += _label_oids(spec)
+    return oids

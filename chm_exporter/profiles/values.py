@@ -1,0 +1,70 @@
+"""Turning raw SNMP values (as gufo-snmp returns them) into label text and sample numbers."""
+
+from __future__ import annotations
+
+import ipaddress
+import string
+
+from chm_exporter.profiles.model import Format
+
+RawValue = None | str | bytes | int | float
+
+_PRINTABLE = frozenset(string.printable.encode()) - frozenset(b"\x0b\x0c")
+
+
+def as_text(raw: RawValue, fmt: Format = "text") -> str | None:
+    """Render a raw value as label text in the given format; None when there is no value."""
+    if raw is None:
+        return None
+    if isinstance(raw, bytes):
+        return _bytes_text(raw, fmt)
+    if fmt == "hex" and isinstance(raw, int):
+        return format(raw, "x")
+    return str(raw)
+
+
+def _bytes_text(raw: bytes, fmt: Format) -> str:
+    if fmt == "mac" or (fmt == "hex"):
+        sep = ":" if fmt == "mac" else ""
+        return raw.hex(sep) if sep else raw.hex()
+    if fmt == "ip" and len(raw) in (4, 16):
+        return str(ipaddress.ip_address(raw))
+    if fmt in ("int", "number"):
+        return raw.decode("ascii", errors="replace").strip()
+    stripped = raw.rstrip(b"\x00")
+    if all(b in _PRINTABLE for b in stripped):
+        return stripped.decode("ascii").strip()
+    try:
+        return stripped.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return stripped.hex(":")
+
+
+def as_number(raw: RawValue) -> int | float | None:
+    """A raw value as a number: integers exact, numeric strings parsed, anything else None."""
+    if isinstance(raw, bool):
+        return int(raw)
+    if isinstance(raw, int | float):
+        return raw
+    if isinstance(raw, bytes | str):
+        text = raw.decode("ascii", errors="ignore") if isinstance(raw, bytes) else raw
+        text = text.strip().rstrip("\x00").rstrip("%").strip()
+        try:
+            return int(text)
+        except ValueError:
+            pass
+        try:
+            return float(text)
+        except ValueError:
+            return None
+    return None
+
+
+def enum_key(raw: RawValue) -> int | str | None:
+    """The key to look an enum value up with: an int where the raw value is numeric."""
+    number = as_number(raw)
+    if isinstance(number, int):
+        return number
+    if isinstance(number, float) and number.is_integer():
+        return int(number)
+    return as_text(raw)

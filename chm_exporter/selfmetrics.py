@@ -1,0 +1,75 @@
+"""The exporter's own metrics, served on /metrics (never on /probe)."""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+)
+
+PROBE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class SelfMetrics:
+    """One registry per application (tests build several apps in one process)."""
+
+    def __init__(self, version: str) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            self.registry.register(collector)
+        r = self.registry
+        Info("chm_exporter_build", "Version of the exporter.", registry=r).info(
+            {"version": version}
+        )
+        self.probes = Counter(
+            "chm_exporter_probes",
+            "Probes run, by module, prober and result (success or failure).",
+            ["module", "prober", "result"],
+            registry=r,
+        )
+        self.probe_duration = Histogram(
+            "chm_exporter_probe_duration_seconds",
+            "Wall time of each prober's run.",
+            ["prober"],
+            buckets=PROBE_BUCKETS,
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "chm_exporter_probes_in_flight", "Probe requests being answered now.", registry=r
+        )
+        self.invalid_requests = Counter(
+            "chm_exporter_invalid_requests",
+            "Requests answered with HTTP 400, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.snmp_pdus = Counter(
+            "chm_exporter_snmp_packets_sent", "SNMP request PDUs sent.", registry=r
+        )
+        self.snmp_retries = Counter(
+            "chm_exporter_snmp_retries", "SNMP requests sent again after a timeout.", registry=r
+        )
+        self.snmp_timeouts = Counter(
+            "chm_exporter_snmp_timeouts", "SNMP requests that got no answer in time.", registry=r
+        )
+        self.icmp_packets = Counter(
+            "chm_exporter_icmp_packets_sent", "ICMP echo requests sent.", registry=r
+        )
+        self.reload_ok = Gauge(
+            "chm_exporter_config_last_reload_successful",
+            "Whether the last configuration load or reload succeeded (1) or was refused (0).",
+            registry=r,
+        )
+        self.reload_time = Gauge(
+            "chm_exporter_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful configuration load.",
+            registry=r,
+        )
+        for reason in ("target", "module", "auth", "invalid", "forbidden"):
+            self.invalid_requests.labels(reason)

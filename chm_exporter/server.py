@@ -1,0 +1,231 @@
+"""The aiohttp application: routes, state, reload, landing page."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+import yaml
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from chm_exporter.config import LoadedConfig, load_config
+from chm_exporter.devicecache import DeviceCache
+from chm_exporter.errors import ConfigError, RequestError
+from chm_exporter.probe import parse_request, run_probe
+from chm_exporter.recent import ProbeRecord, RecentProbes
+from chm_exporter.selfmetrics import SelfMetrics
+
+EXPOSITION_CONTENT_TYPE = "text/plain"
+_log = logging.getLogger("chm_exporter")
+
+
+@dataclass
+class ExporterState:
+    """Everything the handlers share; one per application."""
+
+    loaded: LoadedConfig
+    timeout_offset: float
+    version: str
+    metrics: SelfMetrics
+    devices: DeviceCache = field(default_factory=DeviceCache)
+    recent: RecentProbes = field(default_factory=RecentProbes)
+    reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    started: float = field(default_factory=time.time)
+
+    async def reload(self) -> None:
+        """Load the config file again; a refused config keeps the old one serving.
+
+        Raises:
+            ConfigError: the new config is invalid (the old one stays).
+        """
+        if self.loaded.path is None:
+            raise ConfigError("this exporter was started without a config file")
+        async with self.reload_lock:
+            try:
+                loaded = await asyncio.to_thread(load_config, self.loaded.path)
+            except ConfigError:
+                self.metrics.reload_ok.set(0)
+                raise
+            self.loaded = loaded
+            self.metrics.reload_ok.set(1)
+            self.metrics.reload_time.set(time.time())
+            _log.info("configuration reloaded from %s", loaded.path)
+
+
+STATE = web.AppKey("state", ExporterState)
+
+
+def create_app(
+    loaded: LoadedConfig, timeout_offset: float = 0.5, version: str | None = None
+) -> web.Application:
+    """Build the exporter's application around a loaded config."""
+    from chm_exporter import __version__
+
+    state = ExporterState(
+        loaded, timeout_offset, version or __version__, SelfMetrics(version or __version__)
+    )
+    state.metrics.reload_ok.set(1)
+    state.metrics.reload_time.set(time.time())
+    app = web.Application(middlewares=[_errors_middleware])
+    app[STATE] = state
+    app.router.add_get("/", landing)
+    app.router.add_get("/probe", probe)
+    app.router.add_get("/metrics", self_metrics)
+    app.router.add_get("/-/healthy", healthy)
+    app.router.add_get("/-/ready", healthy)
+    app.router.add_post("/-/reload", reload)
+    app.router.add_put("/-/reload", reload)
+    app.router.add_get("/config", show_config)
+    app.router.add_get("/logs", show_log)
+    return app
+
+
+@web.middleware
+async def _errors_middleware(
+    request: web.Request,
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except RequestError as exc:
+        request.app[STATE].metrics.invalid_requests.labels(exc.reason).inc()
+        return web.Response(status=400, text=f"{exc}\n")
+
+
+async def probe(request: web.Request) -> web.Response:
+    """GET /probe?target=&module=&auth=&debug=: probe one device, answer its metrics."""
+    state = request.app[STATE]
+    loaded = state.loaded
+    req = parse_request(request.query, request.headers, loaded, state.timeout_offset)
+    state.metrics.in_flight.inc()
+    try:
+        outcome = await run_probe(req, loaded, state.devices, state.metrics)
+    finally:
+        state.metrics.in_flight.dec()
+    state.recent.add(
+        str(req.target), req.module_name, outcome.success, outcome.duration, outcome.log.text()
+    )
+    body = outcome.sink.render()
+    if req.debug:
+        module_yaml = yaml.safe_dump(req.module.model_dump(mode="json"), sort_keys=False)
+        body = (
+            f"Logs for the probe:\n{outcome.log.text()}\n"
+            f"Metrics that would have been returned:\n{body}\n"
+            f"Module configuration:\n{module_yaml}"
+        )
+    return web.Response(text=body, content_type=EXPOSITION_CONTENT_TYPE, charset="utf-8")
+
+
+async def self_metrics(request: web.Request) -> web.Response:
+    """GET /metrics: the exporter's own metrics."""
+    body = generate_latest(request.app[STATE].metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def healthy(request: web.Request) -> web.Response:
+    """GET /-/healthy and /-/ready: the process serves requests with a valid config."""
+    return web.Response(text="OK\n")
+
+
+async def reload(request: web.Request) -> web.Response:
+    """POST /-/reload: re-read the config file; a bad one is refused (400), the old one kept."""
+    try:
+        await request.app[STATE].reload()
+    except ConfigError as exc:
+        _log.error("configuration reload refused: %s", exc)
+        return web.Response(status=400, text=f"reload refused, old config kept: {exc}\n")
+    return web.Response(text="OK\n")
+
+
+async def show_config(request: web.Request) -> web.Response:
+    """GET /config: the running configuration, secrets shown as <secret>."""
+    config = request.app[STATE].loaded.config
+    text = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+    return web.Response(text=text, content_type="text/plain")
+
+
+async def show_log(request: web.Request) -> web.Response:
+    """GET /logs?id=N: the debug log of a recent probe."""
+    raw = request.query.get("id", "")
+    record = request.app[STATE].recent.find(int(raw)) if raw.isdigit() else None
+    if record is None:
+        return web.Response(status=404, text="no such probe among the recent ones\n")
+    return web.Response(text=record.log, content_type="text/plain")
+
+
+async def landing(request: web.Request) -> web.Response:
+    """GET /: version, modules, recent probes with links to their logs."""
+    state = request.app[STATE]
+    config = state.loaded.config
+    modules = "".join(
+        f'<li><a href="/probe?target=127.0.0.1&amp;module={html.escape(n)}&amp;debug=true">'
+        f"{html.escape(n)}</a></li>"
+        for n in config.module_names
+    )
+    page = f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>CHM exporter</title>
+<style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:.2em .6em;text-align:left}} .fail{{color:#b00}}</style>
+</head><body>
+<h1>CHM exporter</h1>
+<p>Catalyst Health Monitor {html.escape(state.version)} &middot; config
+{html.escape(str(state.loaded.path or "(none)"))} &middot;
+<a href="/metrics">metrics</a> &middot; <a href="/config">configuration</a> &middot;
+<a href="/-/healthy">health</a></p>
+<form action="/probe"><label>Target <input name="target" placeholder="192.0.2.1"></label>
+<label>Module <input name="module" value="auto"></label>
+<input type="hidden" name="debug" value="true"><button>Probe (debug)</button></form>
+<h2>Modules</h2><ul>{modules}</ul>
+<h2>Recent failed probes</h2>{_table(state.recent.failures)}
+<h2>Recent successful probes</h2>{_table(state.recent.successes)}
+</body></html>
+"""
+    return web.Response(text=page, content_type="text/html")
+
+
+def _table(records: object) -> str:
+    rows = "".join(
+        f"<tr><td>{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(r.at))}</td>"
+        f"<td>{html.escape(r.target)}</td><td>{html.escape(r.module)}</td>"
+        f'<td class="{"" if r.success else "fail"}">{"success" if r.success else "failure"}</td>'
+        f'<td>{r.duration:.3f}s</td><td><a href="/logs?id={r.id}">log</a></td></tr>'
+        for r in reversed(list(records))  # type: ignore[call-overload]
+        if isinstance(r, ProbeRecord)
+    )
+    if not rows:
+        return "<p>none yet</p>"
+    return (
+        "<table><tr><th>time</th><th>target</th><th>module</th><th>result</th>"
+        f"<th>duration</th><th>debug</th></tr>{rows}</table>"
+    )
+
+
+async def config_reload_on_sighup(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: reload the config on SIGHUP while the app runs."""
+    import signal
+
+    loop = asyncio.get_running_loop()
+    state = app[STATE]
+
+    def on_hup() -> None:
+        async def run() -> None:
+            try:
+                await state.reload()
+            except ConfigError as exc:
+                _log.error("configuration reload on SIGHUP refused: %s", exc)
+
+        task = loop.create_task(run())
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, on_hup)
+    yield
+    loop.remove_signal_handler(signal.SIGHUP)
+
+
+_background: set[asyncio.Task[None]] = set()

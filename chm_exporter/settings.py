@@ -1,0 +1,42 @@
+"""Process settings: flags (Prometheus style) over environment variables (CHM_<FLAG>)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chm_exporter.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    """How the process runs; the config file says what it probes."""
+
+    model_config = SettingsConfigDict(env_prefix="CHM_", extra="forbid")
+
+    config_file: Path = Field(default=Path("chm.yml"), description="--config.file")
+    web_listen_address: str = Field(default=":9840", description="--web.listen-address")
+    log_level: Literal["debug", "info", "warn", "error"] = "info"
+    log_format: Literal["logfmt", "json"] = "logfmt"
+    timeout_offset: float = Field(default=0.5, ge=0, description="seconds kept back per scrape")
+    config_check: bool = False
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+
+def split_listen_address(address: str) -> tuple[str | None, int]:
+    """`:9840`, `127.0.0.1:9840`, `[::1]:9840` into (host or None for all, port).
+
+    Raises:
+        ConfigError: the address has no valid port.
+    """
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"--web.listen-address {address!r}: expected [host]:port")
+    host = host.strip("[]")
+    return (host or None), int(port)

@@ -1,0 +1,1 @@
+"""SNMP transport on gufo-snmp: sessions from auths, and the concurrent walker."""

@@ -1,0 +1,159 @@
+"""Parsing and resolving the `target` parameter of /probe.
+
+Accepted forms: ``host``, ``host:port``, ``[v6addr]``, ``[v6addr]:port``, a bare IPv6 address,
+and the same with a ``udp://`` (any family), ``udp4://`` or ``udp6://`` scheme, as snmp_exporter
+accepts them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+import socket
+from dataclasses import dataclass
+from typing import Literal
+
+from chm_exporter.errors import ResolveError, TargetError
+
+IpFamily = Literal["ip4", "ip6"]
+
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?$")
+_SCHEMES: dict[str, IpFamily | None] = {"udp": None, "udp4": "ip4", "udp6": "ip6"}
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A parsed target: host (name or literal address), optional port, forced family."""
+
+    host: str
+    port: int | None = None
+    family: IpFamily | None = None
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port is None else f"{host}:{self.port}"
+
+    @property
+    def is_literal(self) -> bool:
+        """True when host is an IP address, not a name."""
+        try:
+            ipaddress.ip_address(self.host)
+        except ValueError:
+            return False
+        return True
+
+
+def parse_target(raw: str) -> Target:
+    """Parse a target string.
+
+    Args:
+        raw: the `target` query parameter.
+
+    Returns:
+        The parsed target.
+
+    Raises:
+        TargetError: when the string is not one of the accepted forms.
+    """
+    text = raw.strip()
+    if not text:
+        raise TargetError("target is empty")
+    if len(text) > 300 or any(ord(c) < 0x21 or ord(c) > 0x7E for c in text):
+        raise TargetError("target has characters no host name or address may have")
+    family: IpFamily | None = None
+    scheme, sep, rest = text.partition("://")
+    if sep:
+        if scheme.lower() not in _SCHEMES:
+            raise TargetError(f"target scheme {scheme!r} is not one of udp, udp4, udp6")
+        family = _SCHEMES[scheme.lower()]
+        text = rest
+    host, port = _split_host_port(text)
+    _check_host(host)
+    if family is not None:
+        _check_family(host, family)
+    return Target(host=host, port=port, family=family)
+
+
+def _split_host_port(text: str) -> tuple[str, int | None]:
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise TargetError("target has '[' without ']'")
+        host, tail = text[1:end], text[end + 1 :]
+        if not _is_ipv6(host):
+            raise TargetError(f"{host!r} in brackets is not an IPv6 address")
+        if not tail:
+            return host, None
+        if not tail.startswith(":"):
+            raise TargetError("target has text after ']' that is not ':port'")
+        return host, _parse_port(tail[1:])
+    if text.count(":") > 1:
+        if not _is_ipv6(text):
+            raise TargetError(f"{text!r} is not an IPv6 address (write [addr]:port for a port)")
+        return text, None
+    host, sep, port = text.partition(":")
+    return host, _parse_port(port) if sep else None
+
+
+def _parse_port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise TargetError(f"port {text!r} is not a number from 1 to 65535")
+    return int(text)
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text).version == 6
+    except ValueError:
+        return False
+
+
+def _check_host(host: str) -> None:
+    if not host:
+        raise TargetError("target has no host")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not _HOSTNAME.match(host):
+            raise TargetError(f"{host!r} is neither an IP address nor a host name") from None
+
+
+def _check_family(host: str, family: IpFamily) -> None:
+    try:
+        version = ipaddress.ip_address(host).version
+    except ValueError:
+        return
+    if (version == 4) != (family == "ip4"):
+        raise TargetError(f"address {host} does not match the scheme's IP family")
+
+
+async def resolve(target: Target, preferred: IpFamily = "ip6", fallback: bool = True) -> str:
+    """Resolve the target's host into one IP address.
+
+    Args:
+        target: the parsed target.
+        preferred: the family tried first (as blackbox_exporter's preferred_ip_protocol).
+        fallback: try the other family when the preferred has no address.
+
+    Returns:
+        The IP address as text.
+
+    Raises:
+        ResolveError: the name has no address in an allowed family.
+    """
+    if target.is_literal:
+        return target.host
+    families: list[IpFamily] = [target.family] if target.family else [preferred]
+    if not target.family and fallback:
+        families.append("ip4" if preferred == "ip6" else "ip6")
+    loop = asyncio.get_running_loop()
+    for fam in families:
+        af = socket.AF_INET if fam == "ip4" else socket.AF_INET6
+        try:
+            infos = await loop.getaddrinfo(target.host, None, family=af, type=socket.SOCK_DGRAM)
+        except (socket.gaierror, UnicodeError):
+            continue
+        if infos:
+            return str(infos[0][4][0])
+    raise ResolveError(f"cannot resolve {target.host!r} into an address ({'/'.join(families)})")
