@@ -98,7 +98,9 @@ def _row_matches(conditions: list[Condition], result: WalkResult, index: str) ->
 
 
 def _evaluate_table(table: Table, result: WalkResult, sink: MetricSink) -> None:
-    row_columns = table.rows or [m.sources[0].oid for m in table.metrics if m.sources]
+    row_columns = table.rows or list(
+        dict.fromkeys(s.oid for m in table.metrics for s in m.sources)
+    )
     if table.scalar:
         indexes: Iterable[str] = [""]
     elif len(row_columns) == 1:

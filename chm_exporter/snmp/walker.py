@@ -88,19 +88,22 @@ class Walker:
         queue: asyncio.Queue[_Job] = asyncio.Queue()
         for job in jobs:
             queue.put_nowait(job)
+        down: BaseException | None = None
         try:
             first = await self._open(None)
             engine_id = first.get_engine_id() if self._auth.version == "3" else None
             workers = min(self._settings.walk_concurrency, len(jobs))
-            sessions = [first] + [await self._open(engine_id) for _ in range(workers - 1)]
             async with asyncio.TaskGroup() as group:
-                for session in sessions:
-                    group.create_task(self._worker(session, queue, result))
+                group.create_task(self._worker(first, queue, result))
+                for _ in range(workers - 1):
+                    group.create_task(self._worker(None, queue, result, engine_id))
         except* _DeviceDownError as eg:
-            raise SnmpProbeError(str(eg.exceptions[0])) from None
+            down = eg.exceptions[0]
         finally:
             self.stats.pdus_sent = sum(s.pdus_sent for s in self._sessions)
             self.stats.varbinds = sum(len(v) for v in result.columns.values())
+        if down is not None:
+            raise SnmpProbeError(str(down))
         if self.stats.errors:
             raise SnmpProbeError("; ".join(self.stats.errors))
 
@@ -119,8 +122,16 @@ class Walker:
         return session
 
     async def _worker(
-        self, session: CountingSession, queue: asyncio.Queue[_Job], result: WalkResult
+        self,
+        session: CountingSession | None,
+        queue: asyncio.Queue[_Job],
+        result: WalkResult,
+        engine_id: bytes | None = None,
     ) -> None:
+        if queue.empty():
+            return
+        if session is None:
+            session = await self._open(engine_id)
         while not queue.empty():
             job = queue.get_nowait()
             if job.walk:

@@ -1,0 +1,188 @@
+"""Profiles turn walked columns into samples: unit tests of each rule on small made-up walks.
+
+The real-device behaviour is tested against snmpsim in tests/integration; these pin the edge
+cases a recording may not hold.
+"""
+
+import pytest
+import yaml
+
+from chm_exporter.errors import ConfigError
+from chm_exporter.exposition import MetricSink
+from chm_exporter.profiles import WalkResult, evaluate_profiles, load_profiles, plan_walks
+from chm_exporter.profiles.loader import expand_includes, parse_profile
+from chm_exporter.profiles.model import Profile
+
+
+def _profile(text: str) -> Profile:
+    return parse_profile(text, "test.yaml")
+
+
+def _samples(profile: Profile, columns: dict[str, dict[str, object]], name: str) -> dict:
+    result = WalkResult()
+    result.columns.update(columns)  # type: ignore[arg-type]
+    sink = MetricSink()
+    evaluate_profiles([profile], result, sink)
+    fam = sink.get(name)
+    return {} if fam is None else dict(fam.samples)
+
+
+IFMIB = load_profiles()["if_mib"]
+HC_IN, IN32 = "1.3.6.1.2.1.31.1.1.1.6", "1.3.6.1.2.1.2.2.1.10"
+IFNAME, IFDESCR = "1.3.6.1.2.1.31.1.1.1.1", "1.3.6.1.2.1.2.2.1.2"
+
+
+def test_hc_counter_preferred_and_32_bit_only_where_hc_is_absent() -> None:
+    got = _samples(
+        IFMIB,
+        {HC_IN: {"1": 2**60}, IN32: {"1": 5, "2": 7}, IFNAME: {"1": b"Gi1", "2": b"Gi2"}},
+        "chm_interface_receive_bytes_total",
+    )
+    assert got == {("1", "Gi1", ""): 2**60, ("2", "Gi2", ""): 7}
+
+
+def test_ifname_falls_back_to_ifdescr() -> None:
+    got = _samples(
+        IFMIB,
+        {"1.3.6.1.2.1.2.2.1.8": {"3": 1}, IFDESCR: {"3": b"eth0"}},
+        "chm_interface_up",
+    )
+    assert got == {("3", "eth0", ""): 1}
+
+
+@pytest.mark.parametrize(("status", "up"), [(1, 1), (2, 0), (7, 0)])
+def test_oper_status_maps_to_up(status: int, up: int) -> None:
+    got = _samples(IFMIB, {"1.3.6.1.2.1.2.2.1.8": {"1": status}}, "chm_interface_up")
+    assert got == {("1", "", ""): up}
+
+
+def test_high_speed_scaled_to_bits_exactly() -> None:
+    got = _samples(
+        IFMIB,
+        {"1.3.6.1.2.1.31.1.1.1.15": {"1": 100000}, "1.3.6.1.2.1.2.2.1.5": {"1": 4294967295}},
+        "chm_interface_speed_bits_per_second",
+    )
+    assert got == {("1", "", ""): 100_000_000_000}
+
+
+SENSORS = """
+name: sensors
+tables:
+  - name: sensors
+    where: [{oid: 1.3.6.1.2.1.99.1.1.1.1, in: [8]}]
+    labels:
+      sensor: {oid: 1.3.6.1.2.1.47.1.1.1.1.7}
+    metrics:
+      - name: t_celsius
+        help: h 1.3.6.1.2.1.99.1.1.1.4
+        oid: 1.3.6.1.2.1.99.1.1.1.4
+        skip: [-32768]
+        factors:
+          - {oid: 1.3.6.1.2.1.99.1.1.1.2, map: {8: 0.001, 9: 1}}
+          - {oid: 1.3.6.1.2.1.99.1.1.1.3, pow10: -1}
+"""
+
+
+def test_sensor_scale_precision_filter_and_skip() -> None:
+    cols = {
+        "1.3.6.1.2.1.99.1.1.1.1": {"1": 8, "2": 8, "3": 14, "4": 8},
+        "1.3.6.1.2.1.99.1.1.1.4": {"1": 345, "2": 41000, "3": -30, "4": -32768},
+        "1.3.6.1.2.1.99.1.1.1.2": {"1": 9, "2": 8, "3": 9, "4": 9},
+        "1.3.6.1.2.1.99.1.1.1.3": {"1": 1, "2": 0, "3": 1, "4": 0},
+        "1.3.6.1.2.1.47.1.1.1.1.7": {"1": b"Inlet", "2": b"CPU", "3": b"Xcvr", "4": b"Bad"},
+    }
+    got = _samples(_profile(SENSORS), cols, "t_celsius")
+    assert got == {("Inlet",): pytest.approx(34.5), ("CPU",): pytest.approx(41.0)}
+
+
+LOOKUPS = """
+name: lookups
+tables:
+  - name: cpu
+    labels:
+      cpu: {oid: 1.3.6.1.2.1.47.1.1.1.1.7, key: {oid: 1.3.6.1.4.1.9.9.109.1.1.1.1.2}, default: total}
+    metrics:
+      - {name: cpu_ratio, help: h 1.3.6.1.4.1.9.9.109.1.1.1.1.7, oid: 1.3.6.1.4.1.9.9.109.1.1.1.1.7, scale: 0.01}
+  - name: lldp
+    labels:
+      local_ifname: {oid: 1.0.8802.1.1.2.1.3.7.1.3, key: {index: 1}}
+      state: {oid: 1.3.6.1.2.1.1.9, map: {1: ok, 2: bad}}
+    metrics:
+      - {name: neighbor_info, type: info, help: h 1.0.8802.1.1.2.1.4.1.1.9}
+    rows: [1.0.8802.1.1.2.1.4.1.1.9]
+"""
+
+
+def test_label_from_a_column_named_by_another_column() -> None:
+    cols = {
+        "1.3.6.1.4.1.9.9.109.1.1.1.1.7": {"19": 7, "20": 55},
+        "1.3.6.1.4.1.9.9.109.1.1.1.1.2": {"19": 1000, "20": 0},
+        "1.3.6.1.2.1.47.1.1.1.1.7": {"1000": b"Switch 1 CPU"},
+    }
+    got = _samples(_profile(LOOKUPS), cols, "cpu_ratio")
+    assert got == {("Switch 1 CPU",): pytest.approx(0.07), ("total",): pytest.approx(0.55)}
+
+
+def test_label_from_part_of_the_index_and_enum_map() -> None:
+    cols = {
+        "1.0.8802.1.1.2.1.4.1.1.9": {"0.5.1": b"peer-a", "0.7.2": b"peer-b"},
+        "1.0.8802.1.1.2.1.3.7.1.3": {"5": b"Gi1/0/5"},
+        "1.3.6.1.2.1.1.9": {"0.5.1": 1, "0.7.2": 9},
+    }
+    got = _samples(_profile(LOOKUPS), cols, "neighbor_info")
+    # an enum value the map does not know shows as its number
+    assert got == {("Gi1/0/5", "ok"): 1, ("", "9"): 1}
+
+
+DEVICE = """
+name: dev
+device_info:
+  vendor: {value: acme}
+  model: {oid: 1.3.6.1.2.1.47.1.1.1.1.13, table: true, where: [{oid: 1.3.6.1.2.1.47.1.1.1.1.5, in: [3]}]}
+  os_version: {oid: 1.3.6.1.2.1.1.1.0, regex: 'Version ([^ ,]+)'}
+"""
+
+
+def test_device_info_from_constant_first_chassis_and_regex() -> None:
+    cols = {
+        "1.3.6.1.2.1.47.1.1.1.1.13": {"1": b"", "1001": b"WS-C2960X", "2001": b"Other"},
+        "1.3.6.1.2.1.47.1.1.1.1.5": {"1": 11, "1001": 3, "2001": 3},
+        "1.3.6.1.2.1.1.1.0": {"": b"Cisco IOS Software, Version 15.0(2a)EX5, RELEASE"},
+    }
+    got = _samples(_profile(DEVICE), cols, "chm_device_info")
+    assert got == {("acme", "", "WS-C2960X", "15.0(2a)EX5", "", "", ""): 1}
+
+
+def test_plan_asks_each_oid_once() -> None:
+    profiles = load_profiles()
+    plan = plan_walks(expand_includes(["system", "if_mib", "if_mib_snmp_exporter"], profiles))
+    assert len(plan.walks) == len(set(plan.walks))
+    assert HC_IN in plan.walks and IFNAME in plan.walks
+    assert "1.3.6.1.2.1.1.2.0" in plan.gets
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("name: x\ntables: [{name: t, metrics: [{name: m, help: h, oid: 1.3.x}]}]", "not a numeric OID"),
+        ("name: x\ntables: [{name: t, metrics: [{name: 9m, help: h, oid: 1.3.6}]}]", "valid metric name"),
+        ("name: x\ntables: [{name: t, metrics: [{name: m, help: h}]}]", "exactly one of `oid`"),
+        ("name: x\ntables: [{name: t, labels: {a: {}}, metrics: [{name: m, help: h, oid: 1.3}]}]",
+         "needs one of `value`"),
+        ("name: x\ndevice_info: {colour: {value: red}}", "not one of vendor"),
+        ("name: X\n", "name: String should match"),
+        ("name: x\ntables: [{name: t, metrics: [{name: m, help: h, oid: 1.3, factors: [{oid: 1.3}]}]}]",
+         "exactly one of `map` or `pow10`"),
+    ],
+)
+def test_invalid_profiles_are_refused(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        _profile(text)
+
+
+def test_one_metric_with_two_shapes_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    doc = {"name": "clash", "tables": [{"name": "t", "labels": {"x": {"value": "1"}}, "metrics": [
+        {"name": "chm_interface_up", "help": "h", "oid": "1.3.6"}]}]}
+    (tmp_path / "clash.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(ConfigError, match="chm_interface_up is gauge"):
+        load_profiles([tmp_path])
