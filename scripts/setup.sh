@@ -24,11 +24,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
   # Debian's snmpd and prometheus packages try to start their services; nothing here wants them.
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-# Stop any service instance the packages started (we start our own on loopback in the tests).
-for svc in snmpd prometheus prometheus-alertmanager prometheus-snmp-exporter prometheus-blackbox-exporter; do
-  pkill -x "$svc" 2>/dev/null || true
-done
-
 if [ ! -x .venv/bin/python ]; then
   echo "== python venv .venv"
   /usr/bin/python3 -m venv .venv

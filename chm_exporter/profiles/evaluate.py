@@ -98,9 +98,7 @@ def _row_matches(conditions: list[Condition], result: WalkResult, index: str) ->
 
 
 def _evaluate_table(table: Table, result: WalkResult, sink: MetricSink) -> None:
-    row_columns = table.rows or list(
-        dict.fromkeys(s.oid for m in table.metrics for s in m.sources)
-    )
+    row_columns = table.rows or list(dict.fromkeys(s.oid for m in table.metrics for s in m.sources))
     if table.scalar:
         indexes: Iterable[str] = [""]
     elif len(row_columns) == 1:

@@ -33,11 +33,19 @@ def _bytes_text(raw: bytes, fmt: Format) -> str:
         return raw.decode("ascii", errors="replace").strip()
     stripped = raw.rstrip(b"\x00")
     if all(b in _PRINTABLE for b in stripped):
-        return stripped.decode("ascii").strip()
+        return _clean(stripped.decode("ascii"))
     try:
-        return stripped.decode("utf-8").strip()
+        return _clean(stripped.decode("utf-8"))
     except UnicodeDecodeError:
         return stripped.hex(":")
+
+
+def _clean(text: str) -> str:
+    """Line breaks as \\n only; no other control characters in a label value."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if any(c < " " and c not in "\n\t" for c in text):
+        text = "".join(c for c in text if c >= " " or c in "\n\t")
+    return text.strip()
 
 
 def as_number(raw: RawValue) -> int | float | None:

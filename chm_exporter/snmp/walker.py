@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
-from gufo.snmp import NoSuchInstance, SnmpAuthError, SnmpError
+from gufo.snmp import NoSuchInstance, SnmpAuthError, SnmpDecodeError, SnmpError
 
 from chm_exporter.config import CommunityAuth, SnmpSettings, UsmAuth
 from chm_exporter.errors import SnmpProbeError
@@ -69,6 +69,7 @@ class Walker:
         self._limits: MutableMapping[str, int] = bulk_limits if bulk_limits is not None else {}
         self._bulk = settings.walk == "bulk" and auth.version != "1"
         self._sessions: list[CountingSession] = []
+        self._alive = False  # the agent answered something in this scrape
         self.stats = WalkStats()
 
     async def run(self, plan: WalkPlan, result: WalkResult) -> None:
@@ -169,13 +170,15 @@ class Walker:
                     values[oid] = await self._retrying(f"GET {oid}", partial(session.get, oid))
                 except NoSuchInstance:
                     continue
+        self._alive = True
         for oid, value in values.items():
             result.add_scalar(oid, value)
 
     async def _walk(self, session: CountingSession, column: str, result: WalkResult) -> None:
         reps = self._limits.get(column, self._settings.max_repetitions)
         cut = len(column) + 1
-        for attempt in range(self._settings.retries + 1):
+        retries_left = self._settings.retries
+        while True:
             bucket: dict[str, object] = {}
             result.columns[column] = bucket  # type: ignore[assignment]
             iterator = session.getbulk(column, reps) if self._bulk else session.getnext(column)
@@ -186,20 +189,39 @@ class Walker:
                         self._non_increasing(column, oid)
                         return
                     bucket[index] = value
+                    self._alive = True
                 return
             except TimeoutError:
                 self.stats.timeouts += 1
-                if attempt == self._settings.retries:
-                    break
-                self.stats.retries += 1
                 if self._bulk and reps > 1:
-                    reps = max(1, reps // 2)
+                    # Likely a reply too big for one datagram: shrink fast. While the agent
+                    # answers other requests, this costs no retry.
+                    reps = max(1, reps // 4)
                     self._limits[column] = reps
-                    self._log.debug(
-                        "walk %s: timeout, retrying with max-repetitions %d", column, reps
-                    )
+                    self._log.debug("walk %s: timeout, now max-repetitions %d", column, reps)
+                    if self._alive:
+                        continue
+                if retries_left == 0:
+                    break
+                retries_left -= 1
+                self.stats.retries += 1
             except NoSuchInstance:
                 return
+            except SnmpDecodeError as exc:
+                # gufo-snmp's receive buffer cuts replies past its size ("incomplete"):
+                # the agent is alive and the reply too big, so ask for fewer rows.
+                if not (self._bulk and reps > 1):
+                    self.stats.errors.append(
+                        f"walk {column}: a reply of one row cannot be decoded ({exc}): "
+                        "larger than gufo-snmp's receive buffer"
+                    )
+                    return
+                reps = max(1, reps // 4)
+                self._limits[column] = reps
+                self._alive = True
+                self._log.debug(
+                    "walk %s: undecodable reply (%s), now max-repetitions %d", column, exc, reps
+                )
             except SnmpAuthError as exc:
                 raise _DeviceDownError(f"walk {column}: authentication failed: {exc}") from None
             except (SnmpError, OSError) as exc:

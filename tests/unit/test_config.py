@@ -88,7 +88,10 @@ def _error(text: str) -> str:
             "auths: {a: {version: 3, username: u, auth_protocol: SHA1}}",
             "auths.a.3.auth_protocol",
         ),
-        ("auths: {a: {version: 2c, community_file: /nonexistent/x}}", "community_file: cannot read"),
+        (
+            "auths: {a: {version: 2c, community_file: /nonexistent/x}}",
+            "community_file: cannot read",
+        ),
         ("auths: {a: {version: 2c, community: '${CHM_TEST_UNSET_VAR}'}}", "CHM_TEST_UNSET_VAR"),
         ("auths: {}", "auths: Value error, at least one auth"),
         ("[1, 2]", "top level must be a mapping"),

@@ -146,6 +146,8 @@ async def test_self_metrics_count_probes_by_result(client: TestClient) -> None:
     await client.get("/probe?target=127.0.0.1:9&module=if_mib")
     text = await (await client.get("/metrics")).text()
     assert 'chm_exporter_probes_total{module="if_mib",prober="snmp",result="failure"} 1.0' in text
-    timeouts = [ln for ln in text.splitlines() if ln.startswith("chm_exporter_snmp_timeouts_total ")]
+    timeouts = [
+        ln for ln in text.splitlines() if ln.startswith("chm_exporter_snmp_timeouts_total ")
+    ]
     assert float(timeouts[0].split()[1]) >= 1
     assert "process_resident_memory_bytes" in text

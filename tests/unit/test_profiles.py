@@ -59,7 +59,11 @@ def test_oper_status_maps_to_up(status: int, up: int) -> None:
 def test_high_speed_scaled_to_bits_exactly() -> None:
     got = _samples(
         IFMIB,
-        {"1.3.6.1.2.1.31.1.1.1.15": {"1": 100000}, "1.3.6.1.2.1.2.2.1.5": {"1": 4294967295}},
+        {
+            "1.3.6.1.2.1.2.2.1.1": {"1": 1},
+            "1.3.6.1.2.1.31.1.1.1.15": {"1": 100000},
+            "1.3.6.1.2.1.2.2.1.5": {"1": 4294967295},
+        },
         "chm_interface_speed_bits_per_second",
     )
     assert got == {("1", "", ""): 100_000_000_000}
@@ -164,15 +168,25 @@ def test_plan_asks_each_oid_once() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("name: x\ntables: [{name: t, metrics: [{name: m, help: h, oid: 1.3.x}]}]", "not a numeric OID"),
-        ("name: x\ntables: [{name: t, metrics: [{name: 9m, help: h, oid: 1.3.6}]}]", "valid metric name"),
+        (
+            "name: x\ntables: [{name: t, metrics: [{name: m, help: h, oid: 1.3.x}]}]",
+            "not a numeric OID",
+        ),
+        (
+            "name: x\ntables: [{name: t, metrics: [{name: 9m, help: h, oid: 1.3.6}]}]",
+            "valid metric name",
+        ),
         ("name: x\ntables: [{name: t, metrics: [{name: m, help: h}]}]", "exactly one of `oid`"),
-        ("name: x\ntables: [{name: t, labels: {a: {}}, metrics: [{name: m, help: h, oid: 1.3}]}]",
-         "needs one of `value`"),
+        (
+            "name: x\ntables: [{name: t, labels: {a: {}}, metrics: [{name: m, help: h, oid: 1.3}]}]",
+            "needs one of `value`",
+        ),
         ("name: x\ndevice_info: {colour: {value: red}}", "not one of vendor"),
         ("name: X\n", "name: String should match"),
-        ("name: x\ntables: [{name: t, metrics: [{name: m, help: h, oid: 1.3, factors: [{oid: 1.3}]}]}]",
-         "exactly one of `map` or `pow10`"),
+        (
+            "name: x\ntables: [{name: t, metrics: [{name: m, help: h, oid: 1.3, factors: [{oid: 1.3}]}]}]",
+            "exactly one of `map` or `pow10`",
+        ),
     ],
 )
 def test_invalid_profiles_are_refused(text: str, message: str) -> None:
@@ -181,8 +195,16 @@ def test_invalid_profiles_are_refused(text: str, message: str) -> None:
 
 
 def test_one_metric_with_two_shapes_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    doc = {"name": "clash", "tables": [{"name": "t", "labels": {"x": {"value": "1"}}, "metrics": [
-        {"name": "chm_interface_up", "help": "h", "oid": "1.3.6"}]}]}
+    doc = {
+        "name": "clash",
+        "tables": [
+            {
+                "name": "t",
+                "labels": {"x": {"value": "1"}},
+                "metrics": [{"name": "chm_interface_up", "help": "h", "oid": "1.3.6"}],
+            }
+        ],
+    }
     (tmp_path / "clash.yaml").write_text(yaml.safe_dump(doc))
     with pytest.raises(ConfigError, match="chm_interface_up is gauge"):
         load_profiles([tmp_path])
