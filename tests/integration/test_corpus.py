@@ -89,7 +89,7 @@ def corpus_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 async def client(corpus_config: Path, aiohttp_client: ClientFactory) -> AsyncIterator[TestClient]:
-    yield await aiohttp_client(create_app(load_config(corpus_config)))
+    return await aiohttp_client(create_app(load_config(corpus_config)))
 
 
 async def _probe(client: TestClient, port: int, community: str, module: str) -> str:

@@ -42,7 +42,8 @@ def test_issue_example_loads(example: Path) -> None:
     loaded = load_config(example)
     auth = loaded.config.auths["v3_priv"]
     assert isinstance(auth, UsmAuth)
-    assert auth.auth_password is not None and auth.priv_password is not None
+    assert auth.auth_password is not None
+    assert auth.priv_password is not None
     assert auth.auth_password.get_secret_value() == "auth-secret-1"
     assert auth.priv_password.get_secret_value() == "priv-secret-2"
     assert loaded.config.default_auth == "public_v2"

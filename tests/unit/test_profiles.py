@@ -161,7 +161,8 @@ def test_plan_asks_each_oid_once() -> None:
     profiles = load_profiles()
     plan = plan_walks(expand_includes(["system", "if_mib", "if_mib_snmp_exporter"], profiles))
     assert len(plan.walks) == len(set(plan.walks))
-    assert HC_IN in plan.walks and IFNAME in plan.walks
+    assert HC_IN in plan.walks
+    assert IFNAME in plan.walks
     assert "1.3.6.1.2.1.1.2.0" in plan.gets
 
 

@@ -1,0 +1,346 @@
+"""snmpsim 1.2.2 serving the real-device corpus (plus synthetic devices) on loopback.
+
+:class:`Snmpsim` runs ``snmpsim-command-responder`` from the venv ``/opt/chm-snmpsim``
+(made by ``scripts/setup.sh``; override with ``CHM_SNMPSIM_VENV``). The corpus is
+``<repo>/../shared/corpus/snmprec`` (override with ``CHM_CORPUS``). As root, snmpsim must drop
+privileges (``--process-user=nobody --process-group=nogroup``), and ``nobody`` may not be able
+to read the checkout, so the served files are *copied* into a fresh temporary data directory
+(dirs 755, files 644) next to a cache directory owned by ``nobody``::
+
+    with Snmpsim(data_files=["cisco_ios/ios_2960x"],
+                 extra_files={"synthetic/c64": "1.3.6.1.2.1.31.1.1.1.6.1|70|18446744073709551000\\n"}
+                 ) as sim:
+        snmpget(sim.host, sim.port, ["1.3.6.1.2.1.1.2.0"], community="cisco_ios/ios_2960x")
+
+The community of a device is its file's path below the data directory without ``.snmprec``
+(``cisco_ios/ios_2960x``); :attr:`Snmpsim.communities` lists them. An unknown community gets no
+answer (a timeout).
+
+snmprec format, one varbind a line, sorted by OID: ``<numeric OID>|<type>|<value>``. Types
+(the BER tag number): ``2`` Integer, ``4`` OctetString (text), ``4x`` OctetString as hex,
+``5`` Null, ``6`` OBJECT IDENTIFIER, ``64`` IpAddress (dotted, or ``64x`` hex), ``65``
+Counter32, ``66`` Gauge32, ``67`` TimeTicks, ``68`` Opaque, ``70`` Counter64. Examples::
+
+    1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.9.1.1208
+    1.3.6.1.2.1.2.2.1.2.1|4|GigabitEthernet0/1
+    1.3.6.1.2.1.2.2.1.6.1|4x|00a0c9123456
+    1.3.6.1.2.1.31.1.1.1.6.1|70|18446744073709551000
+
+Variation modules: a type may carry ``:<module>`` and the value becomes the module's options.
+The ``delay`` module (found in snmpsim's own ``variation`` directory, nothing to configure)
+answers after ``wait`` milliseconds: ``1.3.6.1.2.1.1.1.0|4:delay|value=slow,wait=500``
+(``hexvalue=<hex>`` instead of ``value=`` for octet strings; option values may not contain
+``,`` or ``=``; ``wait`` above 99999 drops the reply). Caveat: the module *sleeps in the
+responder's only thread*, once per delayed varbind of each response, so a slow device stalls
+every other community of the same process. For latency under concurrency use
+:mod:`tests.servers.udpdelay` instead. :func:`delay_snmprec` rewrites records to use it.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+
+from tests.servers.netsnmp import snmpget
+from tests.servers.ports import free_udp_port, free_udp_port_pair
+
+__all__ = [
+    "COUNTER64",
+    "DEFAULT_PROBE_COMMUNITY",
+    "SYS_OBJECT_ID_OID",
+    "Snmpsim",
+    "SnmpsimStartError",
+    "corpus_communities",
+    "corpus_dir",
+    "delay_snmprec",
+    "snmprec_line",
+    "snmpsim_binary",
+]
+
+SYS_OBJECT_ID_OID = "1.3.6.1.2.1.1.2.0"
+DEFAULT_PROBE_COMMUNITY = "cisco_ios/ios_2960x"
+COUNTER64 = 70
+_PROCESS_USER = "nobody"
+_PROCESS_GROUP = "nogroup"
+_BIND_FAILURE = "Address already in use"
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+_OCTET_TYPES = {"4", "68"}
+
+
+class SnmpsimStartError(RuntimeError):
+    """snmpsim is missing, exited, or did not answer in time; the message carries its log."""
+
+
+def snmpsim_binary() -> Path:
+    """Path of ``snmpsim-command-responder``; raise telling to run setup if it is missing."""
+    venv = Path(os.environ.get("CHM_SNMPSIM_VENV", "/opt/chm-snmpsim"))
+    binary = venv / "bin" / "snmpsim-command-responder"
+    if not binary.exists():
+        raise SnmpsimStartError(
+            f"{binary} not found: run scripts/setup.sh (it installs snmpsim 1.2.2 in {venv})"
+        )
+    return binary
+
+
+def corpus_dir() -> Path:
+    """The snmprec corpus: ``$CHM_CORPUS`` or ``<repo root>/../shared/corpus/snmprec``."""
+    override = os.environ.get("CHM_CORPUS")
+    return Path(override) if override else (_REPO_ROOT.parent / "shared" / "corpus" / "snmprec")
+
+
+def corpus_communities(corpus: Path | None = None) -> list[str]:
+    """Every community of the corpus (relative path without ``.snmprec``), sorted."""
+    root = corpus or corpus_dir()
+    return sorted(
+        path.relative_to(root).with_suffix("").as_posix() for path in root.rglob("*.snmprec")
+    )
+
+
+def _community_of(name: str) -> str:
+    """Accept ``cisco_ios/ios_2960x`` or ``cisco_ios/ios_2960x.snmprec``."""
+    return name.removesuffix(".snmprec")
+
+
+def snmprec_line(oid: str, type_code: int | str, value: object) -> str:
+    """One snmprec record (with newline): ``oid|type|value``."""
+    return f"{oid.removeprefix('.')}|{type_code}|{value}\n"
+
+
+def _delay_record(line: str, wait_ms: int) -> str:
+    """Rewrite one record to answer through the ``delay`` module; keep it if it cannot."""
+    oid, tag, value = line.split("|", 2)
+    if ":" in tag or tag.endswith("e"):
+        return line
+    if tag.endswith("x"):
+        base, options = tag[:-1], f"hexvalue={value}"
+    elif tag in _OCTET_TYPES:
+        base, options = tag, f"hexvalue={value.encode('latin-1', 'replace').hex()}"
+    elif "," in value or "=" in value:
+        return line
+    else:
+        base, options = tag, f"value={value}"
+    return f"{oid}|{base}:delay|{options},wait={wait_ms}"
+
+
+def delay_snmprec(records: str, wait_ms: int, oid_prefixes: Iterable[str] | None = None) -> str:
+    """Rewrite snmprec ``records`` so that matching OIDs answer after ``wait_ms`` milliseconds.
+
+    ``oid_prefixes`` None delays every record, else only OIDs equal to or below a prefix.
+    Values that cannot be expressed as delay options are kept undelayed.
+    """
+    prefixes = [p.removeprefix(".") for p in oid_prefixes] if oid_prefixes is not None else None
+    out: list[str] = []
+    for line in records.splitlines():
+        oid = line.split("|", 1)[0]
+        matches = prefixes is None or any(oid == p or oid.startswith(p + ".") for p in prefixes)
+        out.append(_delay_record(line, wait_ms) if line and matches else line)
+    return "\n".join(out) + "\n"
+
+
+class Snmpsim:
+    """snmpsim on loopback; a context manager (also :meth:`start` / :meth:`stop`).
+
+    Attributes: ``host`` (127.0.0.1), ``host6`` (::1 when ``ipv6``), ``port``,
+    ``communities``, ``data_dir``, ``cache_dir``, ``log_path``.
+    """
+
+    def __init__(
+        self,
+        *,
+        data_files: Iterable[str] | None = None,
+        extra_files: Mapping[str, str] | None = None,
+        corpus: Path | None = None,
+        ipv6: bool = False,
+        port: int | None = None,
+        start_timeout: float = 90.0,
+        probe_community: str | None = None,
+    ) -> None:
+        """Configure; nothing runs until :meth:`start`.
+
+        ``data_files``: communities (or relative ``.snmprec`` paths) of the corpus to serve,
+        None for all of them, ``[]`` for none. ``extra_files``: community -> snmprec text of
+        synthetic devices. ``probe_community``: the community polled (sysObjectID) to decide
+        snmpsim is up; default ios_2960x if served, else the first community.
+        """
+        self.host = "127.0.0.1"
+        self.host6: str | None = "::1" if ipv6 else None
+        self.port = port or 0
+        self.corpus = corpus or corpus_dir()
+        self.start_timeout = start_timeout
+        self._data_files = None if data_files is None else [_community_of(f) for f in data_files]
+        self._extra_files = dict(extra_files or {})
+        self._probe_community = probe_community
+        self._fixed_port = port is not None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._workdir: tempfile.TemporaryDirectory[str] | None = None
+        self.communities: list[str] = []
+
+    # -- paths ------------------------------------------------------------------------------
+    @property
+    def workdir(self) -> Path:
+        """The private directory holding data, cache and log."""
+        if self._workdir is None:
+            raise RuntimeError("snmpsim is not started")
+        return Path(self._workdir.name)
+
+    @property
+    def data_dir(self) -> Path:
+        """The data directory snmpsim serves (a copy, world-readable)."""
+        return self.workdir / "data"
+
+    @property
+    def cache_dir(self) -> Path:
+        """snmpsim's index directory, owned by ``nobody``."""
+        return self.workdir / "cache"
+
+    @property
+    def log_path(self) -> Path:
+        """snmpsim's stdout and stderr."""
+        return self.workdir / "snmpsim.log"
+
+    def log_text(self) -> str:
+        """snmpsim's output so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    # -- data -------------------------------------------------------------------------------
+    def _prepare_dirs(self) -> None:
+        """Copy the chosen corpus files and write the extra ones; make everything readable."""
+        self.workdir.chmod(0o755)
+        self.data_dir.mkdir(mode=0o755)
+        self.cache_dir.mkdir(mode=0o755)
+        nobody = pwd.getpwnam(_PROCESS_USER)
+        if os.geteuid() == 0:
+            os.chown(self.cache_dir, nobody.pw_uid, nobody.pw_gid)
+        for community in self._corpus_selection():
+            self._install(community, (self.corpus / f"{community}.snmprec").read_text("latin-1"))
+        for community, text in self._extra_files.items():
+            self._install(_community_of(community), text)
+        self.communities = corpus_communities(self.data_dir)
+
+    def _corpus_selection(self) -> list[str]:
+        """The corpus communities to copy."""
+        if self._data_files is not None:
+            return self._data_files
+        if not self.corpus.is_dir():
+            raise SnmpsimStartError(f"snmprec corpus not found at {self.corpus} (set CHM_CORPUS)")
+        return corpus_communities(self.corpus)
+
+    def _install(self, community: str, text: str) -> None:
+        """Write ``<data>/<community>.snmprec`` (644), its directories 755."""
+        target = self.data_dir / f"{community}.snmprec"
+        for parent in reversed(target.relative_to(self.data_dir).parents[:-1]):
+            (self.data_dir / parent).mkdir(mode=0o755, exist_ok=True)
+        target.write_text(text if text.endswith("\n") else text + "\n", encoding="latin-1")
+        target.chmod(0o644)
+
+    def probe_community(self) -> str:
+        """The community polled to decide snmpsim answers."""
+        if self._probe_community:
+            return self._probe_community
+        if DEFAULT_PROBE_COMMUNITY in self.communities:
+            return DEFAULT_PROBE_COMMUNITY
+        if not self.communities:
+            raise SnmpsimStartError("snmpsim has no data file to serve")
+        return self.communities[0]
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def _argv(self) -> list[str]:
+        """The responder's command line."""
+        argv = [
+            str(snmpsim_binary()),
+            f"--data-dir={self.data_dir}",
+            f"--cache-dir={self.cache_dir}",
+            f"--agent-udpv4-endpoint={self.host}:{self.port}",
+        ]
+        if self.host6:
+            argv.append(f"--agent-udpv6-endpoint=[{self.host6}]:{self.port}")
+        if os.geteuid() == 0:
+            argv += [f"--process-user={_PROCESS_USER}", f"--process-group={_PROCESS_GROUP}"]
+        return argv
+
+    def start(self) -> Snmpsim:
+        """Prepare the data, start snmpsim, wait until the probe community answers."""
+        snmpsim_binary()
+        self._workdir = tempfile.TemporaryDirectory(prefix="chm-snmpsim-")
+        try:
+            self._prepare_dirs()
+            self._start_with_retries()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_with_retries(self) -> None:
+        """Launch; on a lost race for a picked port, try again with another (3 attempts)."""
+        for attempt in range(3):
+            if not self._fixed_port:
+                self.port = free_udp_port_pair() if self.host6 else free_udp_port(self.host)
+            try:
+                self._launch_and_wait()
+                return
+            except SnmpsimStartError as exc:
+                self.stop(keep_workdir=True)
+                if self._fixed_port or _BIND_FAILURE not in str(exc) or attempt == 2:
+                    raise
+
+    def _launch_and_wait(self) -> None:
+        """Spawn the responder and poll sysObjectID until it answers or the deadline passes."""
+        with self.log_path.open("wb") as log:
+            self._process = subprocess.Popen(
+                self._argv(), stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir
+            )
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise SnmpsimStartError(
+                    f"snmpsim exited with {self._process.returncode}:\n{self.log_text()}"
+                )
+            if self.answers():
+                return
+            time.sleep(0.2)
+        raise SnmpsimStartError(
+            f"snmpsim did not answer within {self.start_timeout} s:\n{self.log_text()[-5000:]}"
+        )
+
+    def answers(self, community: str | None = None) -> bool:
+        """True when a v2c GET of sysObjectID for ``community`` gets a value back."""
+        result = snmpget(
+            self.host,
+            self.port,
+            [SYS_OBJECT_ID_OID],
+            community=community or self.probe_community(),
+            timeout=1.0,
+        )
+        return result.returncode == 0 and f".{SYS_OBJECT_ID_OID} = " in result.stdout
+
+    def stop(self, *, keep_workdir: bool = False) -> None:
+        """Terminate snmpsim, wait for it, and remove the temporary directory."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if not keep_workdir:
+            workdir, self._workdir = self._workdir, None
+            if workdir is not None:
+                workdir.cleanup()
+
+    def __enter__(self) -> Snmpsim:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
