@@ -96,3 +96,88 @@ def snmpsim_server() -> Iterator[SnmpsimServer]:
             proc.kill()
         log.close()
         shutil.rmtree(root, ignore_errors=True)
+
+
+# --- net-snmp snmpd -----------------------------------------------------------------------------
+
+SNMPD = Path("/usr/sbin/snmpd")
+SYS_NAME = "chm-snmpd-test"
+
+
+@dataclass(frozen=True)
+class V3User:
+    """A v3 user snmpd knows, in the exporter's protocol spellings."""
+
+    name: str
+    level: str
+    auth: str | None = None
+    auth_password: str | None = None
+    priv: str | None = None
+    priv_password: str | None = None
+
+
+V3_USERS = [
+    V3User("chm_noauth", "noAuthNoPriv"),
+    V3User("chm_md5", "authNoPriv", "MD5", "md5-password-1"),
+    V3User("chm_sha", "authNoPriv", "SHA", "sha-password-1"),
+    V3User("chm_sha256", "authNoPriv", "SHA256", "sha256-password-1"),
+    V3User("chm_des", "authPriv", "SHA", "des-auth-pass-1", "DES", "des-priv-pass-1"),
+    V3User("chm_aes", "authPriv", "SHA", "aes-auth-pass-1", "AES", "aes-priv-pass-1"),
+    V3User("chm_aes256", "authPriv", "SHA256", "aes256-auth-pass", "AES256", "aes256-priv-pass"),
+]
+_NETSNMP = {"SHA": "SHA", "MD5": "MD5", "SHA256": "SHA-256", "DES": "DES", "AES": "AES",
+            "AES256": "AES-256"}
+
+
+def _create_user(user: V3User) -> str:
+    line = f"createUser {user.name}"
+    if user.auth:
+        line += f" {_NETSNMP[user.auth]} {user.auth_password}"
+    if user.priv:
+        line += f" {_NETSNMP[user.priv]} {user.priv_password}"
+    level = {"noAuthNoPriv": "noauth", "authNoPriv": "auth", "authPriv": "priv"}[user.level]
+    return f"{line}\nrouser {user.name} {level}\n"
+
+
+@dataclass
+class SnmpdServer:
+    """Debian's net-snmp snmpd on loopback (IPv4 and IPv6) with a v2c community and v3 users."""
+
+    port: int
+    community: str
+    users: list[V3User]
+    sys_name: str
+
+
+@pytest.fixture(scope="session")
+def snmpd_server() -> Iterator[SnmpdServer]:
+    """snmpd on 127.0.0.1 and [::1] with community `public` and one v3 user per algorithm."""
+    if not SNMPD.exists():
+        pytest.fail(f"{SNMPD} is missing: run scripts/setup.sh (Debian package snmpd)")
+    root = Path(tempfile.mkdtemp(prefix="chm-snmpd-"))
+    port = free_udp_port()
+    conf = root / "snmpd.conf"
+    conf.write_text(
+        f"agentAddress udp:127.0.0.1:{port},udp6:[::1]:{port}\n"
+        f"persistentDir {root}\n"
+        "rocommunity public 127.0.0.1\nrocommunity6 public ::1\n"
+        f"sysName {SYS_NAME}\nsysLocation loopback\nsysContact chm-tests\n"
+        + "".join(_create_user(u) for u in V3_USERS)
+    )
+    env = {**os.environ, "SNMP_PERSISTENT_DIR": str(root), "MIBS": ""}
+    log = (root / "snmpd.log").open("wb")
+    proc = subprocess.Popen(
+        [str(SNMPD), "-f", "-Lo", "-C", "-c", str(conf), "-p", str(root / "snmpd.pid")],
+        stdout=log, stderr=subprocess.STDOUT, env=env,
+    )
+    try:
+        wait_for_agent(port, "public", proc, 20)
+        yield SnmpdServer(port=port, community="public", users=V3_USERS, sys_name=SYS_NAME)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,96 @@
+"""SNMP v1, v2c and every v3 security level and algorithm against Debian's net-snmp snmpd."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from aiohttp.test_utils import TestClient
+
+from chm_exporter.config import load_config
+from chm_exporter.server import create_app
+from tests.integration.conftest import V3_USERS, SnmpdServer, V3User
+from tests.integration.exposition import parse_exposition
+from tests.unit.clients import ClientFactory
+
+
+def _auth(user: V3User) -> dict[str, object]:
+    auth: dict[str, object] = {"version": 3, "username": user.name, "security_level": user.level}
+    if user.auth:
+        auth |= {"auth_protocol": user.auth, "auth_password": user.auth_password}
+    if user.priv:
+        auth |= {"priv_protocol": user.priv, "priv_password": user.priv_password}
+    return auth
+
+
+@pytest.fixture
+async def client(tmp_path: Path, aiohttp_client: ClientFactory) -> TestClient:
+    auths: dict[str, object] = {
+        "v2c": {"version": "2c", "community": "public"},
+        "v1": {"version": 1, "community": "public"},
+        "v2c_wrong": {"version": "2c", "community": "not-the-community"},
+        "v3_wrong_password": _auth(V3User("chm_sha", "authNoPriv", "SHA", "wrong-password-9")),
+    }
+    auths |= {u.name: _auth(u) for u in V3_USERS}
+    config = {
+        "auths": auths,
+        "modules": {
+            "if_mib": {"snmp": {"profiles": ["system", "if_mib"], "timeout": 0.5, "retries": 1}},
+            "getnext": {"snmp": {"profiles": ["system", "if_mib"], "walk": "getnext"}},
+        },
+    }
+    path = tmp_path / "chm.yml"
+    path.write_text(yaml.safe_dump(config))
+    return await aiohttp_client(create_app(load_config(path)))
+
+
+async def _probe(client: TestClient, target: str, auth: str, module: str = "if_mib") -> str:
+    resp = await client.get("/probe", params={"target": target, "module": module, "auth": auth,
+                                              "debug": "true"})
+    assert resp.status == 200
+    return await resp.text()
+
+
+def _metrics(debug_text: str) -> dict:  # type: ignore[type-arg]
+    body = debug_text.split("Metrics that would have been returned:\n", 1)[1]
+    return parse_exposition(body.split("\nModule configuration:", 1)[0])
+
+
+@pytest.mark.parametrize("auth", ["v1", "v2c", *(u.name for u in V3_USERS)])
+async def test_each_version_and_v3_level_reads_the_agent(
+    client: TestClient, snmpd_server: SnmpdServer, auth: str
+) -> None:
+    text = await _probe(client, f"127.0.0.1:{snmpd_server.port}", auth)
+    samples = _metrics(text)
+    assert samples[("probe_success", (("prober", "snmp"),))] == 1, text
+    info = next(dict(k[1]) for k in samples if k[0] == "chm_device_info")
+    assert info["sys_name"] == snmpd_server.sys_name
+    assert info["sys_object_id"].startswith("1.3.6.1.4.1.8072.")
+    lo = [dict(k[1]) for k in samples if k[0] == "chm_interface_up"]
+    assert any(labels["ifname"] == "lo" for labels in lo)
+
+
+async def test_ipv6_target(client: TestClient, snmpd_server: SnmpdServer) -> None:
+    text = await _probe(client, f"[::1]:{snmpd_server.port}", "v2c")
+    assert _metrics(text)[("probe_success", (("prober", "snmp"),))] == 1
+
+
+async def test_getnext_walk_reads_the_same_interfaces(client: TestClient, snmpd_server: SnmpdServer) -> None:
+    target = f"127.0.0.1:{snmpd_server.port}"
+    bulk = {k for k in _metrics(await _probe(client, target, "v2c")) if k[0] == "chm_interface_up"}
+    nxt = {k for k in _metrics(await _probe(client, target, "v2c", "getnext")) if k[0] == "chm_interface_up"}
+    assert bulk == nxt
+    assert bulk
+
+
+@pytest.mark.parametrize(("auth", "reason"), [
+    ("v3_wrong_password", "authentication"),
+    ("v2c_wrong", "no answer"),
+])
+async def test_wrong_credentials_fail_the_probe_with_a_reason(
+    client: TestClient, snmpd_server: SnmpdServer, auth: str, reason: str
+) -> None:
+    text = await _probe(client, f"127.0.0.1:{snmpd_server.port}", auth)
+    assert _metrics(text)[("probe_success", (("prober", "snmp"),))] == 0
+    assert reason in text.split("Metrics that would")[0]
