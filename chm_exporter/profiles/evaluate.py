@@ -158,13 +158,20 @@ def _metric_value(metric: MetricSpec, result: WalkResult, index: str) -> int | f
             value = as_number(raw)
         if value is None:
             return None
+        if source.minus is not None:
+            subtrahend = as_number(result.column(source.minus).get(index))
+            if subtrahend is None:
+                return None
+            value = value - subtrahend
         if source.scale != 1.0 or source.offset != 0.0:
             value = _scaled(value, source.scale, source.offset)
         for factor in metric.factors:
             f_raw = as_number(result.column(factor.oid).get(index))
             if f_raw is None:
                 return None
-            if factor.map is not None:
+            if factor.value:
+                value = value * f_raw
+            elif factor.map is not None:
                 mult = factor.map.get(int(f_raw))
                 if mult is None:
                     return None

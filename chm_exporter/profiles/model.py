@@ -138,9 +138,13 @@ class LabelSpec(_Model):
 
 
 class Source(_Model):
-    """One place a metric's value may come from, with its unit conversion."""
+    """One place a metric's value may come from, with its unit conversion.
+
+    `minus` subtracts another column of the same row first (free = size - used).
+    """
 
     oid: Oid
+    minus: Oid | None = None
     scale: float = 1.0
     offset: float = 0.0
 
@@ -149,17 +153,19 @@ class Factor(_Model):
     """Multiply the value by a factor read from another column of the row.
 
     `map` turns the column's value into the factor (ENTITY-SENSOR's entPhySensorScale);
-    `pow10: -1` multiplies by 10**(-value) (entPhySensorPrecision).
+    `pow10: -1` multiplies by 10**(-value) (entPhySensorPrecision); `value: true` multiplies
+    by the column's value itself (hrStorageAllocationUnits).
     """
 
     oid: Oid
     map: dict[int, float] | None = None
     pow10: Literal[-1, 1] | None = None
+    value: bool = False
 
     @model_validator(mode="after")
     def _one_kind(self) -> Factor:
-        if (self.map is None) == (self.pow10 is None):
-            raise ValueError("a factor needs exactly one of `map` or `pow10`")
+        if sum((self.map is not None, self.pow10 is not None, self.value)) != 1:
+            raise ValueError("a factor needs exactly one of `map`, `pow10` or `value: true`")
         return self
 
 

@@ -48,6 +48,7 @@ def _table_oids(table: Table) -> list[str]:
         oids += _label_oids(spec)
     for metric in table.metrics:
         oids += [s.oid for s in metric.sources]
+        oids += [s.minus for s in metric.sources if s.minus]
         oids += [f.oid for f in metric.factors]
         for spec in metric.labels.values():
             oids += _label_oids(spec)

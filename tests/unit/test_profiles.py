@@ -186,7 +186,7 @@ def test_plan_asks_each_oid_once() -> None:
         ("name: X\n", "name: String should match"),
         (
             "name: x\ntables: [{name: t, metrics: [{name: m, help: h, oid: 1.3, factors: [{oid: 1.3}]}]}]",
-            "exactly one of `map` or `pow10`",
+            "exactly one of `map`, `pow10` or `value: true`",
         ),
     ],
 )
@@ -209,3 +209,26 @@ def test_one_metric_with_two_shapes_is_refused(tmp_path) -> None:  # type: ignor
     (tmp_path / "clash.yaml").write_text(yaml.safe_dump(doc))
     with pytest.raises(ConfigError, match="chm_interface_up is gauge"):
         load_profiles([tmp_path])
+
+
+STORAGE = """
+name: storage
+tables:
+  - name: hr
+    labels: {pool: {oid: 1.3.6.1.2.1.25.2.3.1.3}}
+    metrics:
+      - name: free_bytes
+        help: h 1.3.6.1.2.1.25.2.3.1.5
+        sources: [{oid: 1.3.6.1.2.1.25.2.3.1.5, minus: 1.3.6.1.2.1.25.2.3.1.6}]
+        factors: [{oid: 1.3.6.1.2.1.25.2.3.1.4, value: true}]
+"""
+
+
+def test_free_is_size_minus_used_times_allocation_units() -> None:
+    cols = {
+        "1.3.6.1.2.1.25.2.3.1.3": {"1": b"Physical memory"},
+        "1.3.6.1.2.1.25.2.3.1.4": {"1": 1024},
+        "1.3.6.1.2.1.25.2.3.1.5": {"1": 1000},
+        "1.3.6.1.2.1.25.2.3.1.6": {"1": 400},
+    }
+    assert _samples(_profile(STORAGE), cols, "free_bytes") == {("Physical memory",): 600 * 1024}

@@ -1,0 +1,29 @@
+"""The docs stay true: every metric a shipped profile emits and every config key is documented."""
+
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from chm_exporter.config import CommunityAuth, Config, IcmpSettings, Module, SnmpSettings, UsmAuth
+from chm_exporter.profiles import load_profiles
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def _profile_metrics() -> set[str]:
+    return {m.name for p in load_profiles().values() for t in p.tables for m in t.metrics}
+
+
+@pytest.mark.parametrize("metric", sorted(_profile_metrics()))
+def test_every_profile_metric_is_in_metrics_md(metric: str) -> None:
+    assert f"`{metric}`" in (DOCS / "metrics.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "model", [Config, Module, SnmpSettings, IcmpSettings, CommunityAuth, UsmAuth]
+)
+def test_every_config_key_is_in_configuration_md(model: type[BaseModel]) -> None:
+    text = (DOCS / "configuration.md").read_text()
+    missing = [name for name in model.model_fields if f"`{name}`" not in text]
+    assert not missing, f"{model.__name__} keys not documented: {missing}"
