@@ -7,9 +7,8 @@ privileges (``--process-user=nobody --process-group=nogroup``), and ``nobody`` m
 to read the checkout, so the served files are *copied* into a fresh temporary data directory
 (dirs 755, files 644) next to a cache directory owned by ``nobody``::
 
-    with Snmpsim(data_files=["cisco_ios/ios_2960x"],
-                 extra_files={"synthetic/c64": "1.3.6.1.2.1.31.1.1.1.6.1|70|18446744073709551000\\n"}
-                 ) as sim:
+    c64 = "1.3.6.1.2.1.31.1.1.1.6.1|70|18446744073709551000\\n"
+    with Snmpsim(data_files=["cisco_ios/ios_2960x"], extra_files={"synthetic/c64": c64}) as sim:
         snmpget(sim.host, sim.port, ["1.3.6.1.2.1.1.2.0"], community="cisco_ios/ios_2960x")
 
 The community of a device is its file's path below the data directory without ``.snmprec``

@@ -26,6 +26,7 @@ import contextlib
 import socket
 import threading
 from types import TracebackType
+from typing import cast
 
 __all__ = ["UdpDelayProxy"]
 
@@ -42,10 +43,10 @@ class _Upstream(asyncio.DatagramProtocol):
         self.pending: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        # Python 3.11's selector datagram transport does not subclass DatagramTransport.
+        self.transport = cast(asyncio.DatagramTransport, transport)
         for data in self.pending:
-            transport.sendto(data)
+            self.transport.sendto(data)
         self.pending.clear()
 
     def send(self, data: bytes) -> None:
