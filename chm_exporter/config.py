@@ -134,6 +134,9 @@ class SnmpSettings(_Model):
     walk_concurrency: int = Field(default=8, ge=1, le=64, description="parallel walks per device")
     walk: Literal["bulk", "getnext"] = "bulk"
     allow_nonincreasing_oids: bool = False
+    lookup_cache_seconds: float = Field(
+        default=900, ge=0, description="keep label-only columns (names, aliases); 0: walk always"
+    )
 
 
 class IcmpSettings(_Model):

@@ -9,16 +9,37 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from chm_exporter.profiles.values import RawValue
+
 DEFAULT_TTL_SECONDS = 3600.0
 MAX_DEVICES = 20000
 
 
 @dataclass(slots=True)
 class DeviceState:
-    """Per-device knowledge: learned bulk sizes per column."""
+    """Per-device knowledge: learned bulk sizes, the auto-chosen profiles, lookup columns."""
 
     created: float = field(default_factory=time.monotonic)
     bulk_limits: dict[str, int] = field(default_factory=dict)
+    profiles: tuple[str, ...] | None = None
+    lookups: dict[str, dict[str, RawValue]] = field(default_factory=dict)
+    lookups_at: float = 0.0
+    uptime: float | None = None
+
+    def forget(self) -> None:
+        """Drop what a reboot may have changed (profiles, lookup tables)."""
+        self.profiles = None
+        self.lookups = {}
+        self.lookups_at = 0.0
+
+    def saw_uptime(self, uptime: float | None) -> bool:
+        """Record the device's uptime; True (and everything forgotten) when it went back."""
+        rebooted = uptime is not None and self.uptime is not None and uptime < self.uptime
+        if rebooted:
+            self.forget()
+        if uptime is not None:
+            self.uptime = uptime
+        return rebooted
 
 
 class DeviceCache:

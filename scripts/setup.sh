@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
-  python3 python3-venv python3-dev python3-gdbm gcc make iproute2 procps
+  python3 python3-venv python3-dev python3-gdbm gcc make iproute2 procps iputils-ping
   snmpd snmp
   prometheus prometheus-alertmanager
   prometheus-snmp-exporter prometheus-blackbox-exporter

@@ -7,27 +7,33 @@ import time
 from collections.abc import Sequence
 
 from chm_exporter.config import AUTO_PROFILES, SnmpSettings
+from chm_exporter.devicecache import DeviceState
 from chm_exporter.errors import ProbeError
 from chm_exporter.exposition import MetricSink
 from chm_exporter.probers.context import ProbeContext
 from chm_exporter.profiles import WalkPlan, WalkResult, evaluate_profiles, plan_walks
 from chm_exporter.profiles.loader import expand_includes
 from chm_exporter.profiles.model import Profile
+from chm_exporter.profiles.select import choose_profiles
+from chm_exporter.profiles.values import as_text
 from chm_exporter.snmp.walker import Walker, WalkStats
 
 DEFAULT_PORT = 161
-# Until vendor profiles choose by sysObjectID, `auto` means the standard MIBs.
-AUTO_PROFILE_NAMES = ("system", "if_mib")
+SYS_DESCR = "1.3.6.1.2.1.1.1.0"
+SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
+UPTIME_METRIC = "chm_device_uptime_seconds"
 COMPAT_PROFILES = {"snmp_exporter": {"if_mib": "if_mib_snmp_exporter"}}
 # Time kept back from the deadline to turn what was walked into metrics.
 EVALUATE_RESERVE_SECONDS = 0.15
 
 
-def profile_names(settings: SnmpSettings, compat: Sequence[str]) -> tuple[str, ...]:
-    """The profile names a module asks for, with `auto` expanded and compat profiles added."""
+def profile_names(
+    settings: SnmpSettings, compat: Sequence[str], auto: Sequence[str]
+) -> tuple[str, ...]:
+    """The profile names a module asks for, `auto` replaced by `auto`'s choice, compat added."""
     names: list[str] = []
     for name in settings.profiles:
-        names += AUTO_PROFILE_NAMES if name == AUTO_PROFILES else [name]
+        names += auto if name == AUTO_PROFILES else [name]
     for mode in compat:
         names += [extra for base, extra in COMPAT_PROFILES[mode].items() if base in names]
     return tuple(dict.fromkeys(names))
@@ -41,6 +47,18 @@ def _profiles_and_plan(ctx: ProbeContext, names: tuple[str, ...]) -> tuple[list[
     return cached
 
 
+async def _auto_profiles(ctx: ProbeContext, walker: Walker, device: DeviceState) -> tuple[str, ...]:
+    """Profiles for module=auto: cached per device, else chosen from sysObjectID/sysDescr."""
+    if device.profiles is None:
+        found = WalkResult()
+        await walker.run(WalkPlan(gets=[SYS_OBJECT_ID, SYS_DESCR]), found)
+        sys_oid = as_text(found.column(SYS_OBJECT_ID).get("")) or ""
+        sys_descr = as_text(found.column(SYS_DESCR).get("")) or ""
+        device.profiles = choose_profiles(sys_oid, sys_descr, ctx.config.profiles)
+        ctx.log.debug("snmp: sysObjectID %s: profiles %s", sys_oid, ",".join(device.profiles))
+    return device.profiles
+
+
 async def probe_snmp(ctx: ProbeContext, sink: MetricSink) -> bool:
     """Walk the target's SNMP agent for the module's profiles."""
     settings = ctx.module.snmp
@@ -51,33 +69,40 @@ async def probe_snmp(ctx: ProbeContext, sink: MetricSink) -> bool:
         ctx.log.error("snmp: %s", exc)
         return False
     port = ctx.target.port or DEFAULT_PORT
-    names = profile_names(settings, ctx.module.compat)
-    profiles, plan = _profiles_and_plan(ctx, names)
-    ctx.log.debug(
-        "snmp: %s:%d %s profiles %s: %d GETs, %d walks",
-        addr,
-        port,
-        _auth_text(ctx),
-        ",".join(names),
-        len(plan.gets),
-        len(plan.walks),
-    )
     device = ctx.devices.get(addr, str(port), ctx.auth_name)
     walker = Walker(addr, port, ctx.auth, settings, ctx.log, device.bulk_limits)
     result = WalkResult()
     ok = True
     started = time.perf_counter()
-    walk_deadline = ctx.deadline - EVALUATE_RESERVE_SECONDS
+    profiles: list[Profile] = []
     try:
-        async with asyncio.timeout_at(walk_deadline):
+        async with asyncio.timeout_at(ctx.deadline - EVALUATE_RESERVE_SECONDS):
+            auto = (
+                await _auto_profiles(ctx, walker, device)
+                if AUTO_PROFILES in settings.profiles
+                else ()
+            )
+            names = profile_names(settings, ctx.module.compat, auto)
+            profiles, plan = _profiles_and_plan(ctx, names)
+            plan = _with_cached_lookups(plan, device, settings, result)
+            ctx.log.debug(
+                "snmp: %s:%d %s profiles %s: %d GETs, %d walks (%d lookups cached)",
+                addr,
+                port,
+                _auth_text(ctx),
+                ",".join(names),
+                len(plan.gets),
+                len(plan.walks),
+                len(plan.lookups),
+            )
             await walker.run(plan, result)
+            _remember_lookups(plan, device, result)
     except TimeoutError:
         ok = False
         ctx.log.error(
-            "snmp: deadline reached after %.3fs; %d of %d columns read, metrics are partial",
+            "snmp: deadline reached after %.3fs; %d columns read, metrics are partial",
             time.perf_counter() - started,
             len(result.columns),
-            len(plan),
         )
     except ProbeError as exc:
         ok = False
@@ -88,6 +113,7 @@ async def probe_snmp(ctx: ProbeContext, sink: MetricSink) -> bool:
     if ok and not result.columns:
         ok = False
         ctx.log.error("snmp: the agent answered nothing the profiles ask for")
+    _check_reboot(ctx, device, sink)
     _emit_stats(sink, walker.stats, walked - started, evaluated - walked)
     _count(ctx, walker.stats)
     ctx.log.debug(
@@ -100,6 +126,42 @@ async def probe_snmp(ctx: ProbeContext, sink: MetricSink) -> bool:
         evaluated - walked,
     )
     return ok
+
+
+def _with_cached_lookups(
+    plan: WalkPlan, device: DeviceState, settings: SnmpSettings, result: WalkResult
+) -> WalkPlan:
+    """Skip walking label columns the device cache holds, and put them into the result.
+
+    The returned plan's `lookups` lists the label columns that will be walked this time."""
+    fresh = (
+        settings.lookup_cache_seconds > 0
+        and time.monotonic() - device.lookups_at < settings.lookup_cache_seconds
+    )
+    cached = {c for c in plan.lookups if c in device.lookups} if fresh else set()
+    if not fresh:
+        device.lookups = {}
+        device.lookups_at = time.monotonic()
+    for column in cached:
+        result.columns[column] = device.lookups[column]
+    return WalkPlan(
+        gets=plan.gets,
+        walks=[c for c in plan.walks if c not in cached],
+        lookups=plan.lookups - cached,
+    )
+
+
+def _remember_lookups(plan: WalkPlan, device: DeviceState, result: WalkResult) -> None:
+    for column in plan.lookups:
+        if column in result.columns:
+            device.lookups[column] = result.columns[column]
+
+
+def _check_reboot(ctx: ProbeContext, device: DeviceState, sink: MetricSink) -> None:
+    family = sink.get(UPTIME_METRIC)
+    uptime = family.samples.get(()) if family is not None else None
+    if device.saw_uptime(uptime):
+        ctx.log.info("snmp: uptime went back: device rebooted, cached profiles and names dropped")
 
 
 def _auth_text(ctx: ProbeContext) -> str:

@@ -14,6 +14,8 @@ class WalkPlan:
 
     gets: list[str] = field(default_factory=list)
     walks: list[str] = field(default_factory=list)
+    lookups: frozenset[str] = frozenset()
+    """Walked columns read only for labels (names, aliases): these may be cached per device."""
 
     def __len__(self) -> int:
         return len(self.gets) + len(self.walks)
@@ -23,6 +25,8 @@ def plan_walks(profiles: Iterable[Profile]) -> WalkPlan:
     """Collect the OIDs the profiles read, deduplicated, in first-use order."""
     gets: dict[str, None] = {}
     walks: dict[str, None] = {}
+    labels: set[str] = set()
+    values: set[str] = set()
     for profile in profiles:
         for spec in profile.device_info.values():
             target = walks if spec.table else gets
@@ -31,7 +35,23 @@ def plan_walks(profiles: Iterable[Profile]) -> WalkPlan:
                 walks.update((c.oid, None) for c in spec.where)
         for table in profile.tables:
             (gets if table.scalar else walks).update(dict.fromkeys(_table_oids(table)))
-    return WalkPlan(gets=list(gets), walks=list(walks))
+            if not table.scalar:
+                label_oids, value_oids = _table_roles(table)
+                labels |= label_oids
+                values |= value_oids
+    return WalkPlan(gets=list(gets), walks=list(walks), lookups=frozenset(labels - values))
+
+
+def _table_roles(table: Table) -> tuple[set[str], set[str]]:
+    """Columns a table reads only as label text, and columns that carry values or keys."""
+    specs = [*table.labels.values(), *(s for m in table.metrics for s in m.labels.values())]
+    labels = {oid for spec in specs for oid in spec.oid or ()}
+    values = {c.oid for c in table.where}
+    values |= {spec.key.oid for spec in specs if spec.key is not None and spec.key.oid}
+    for metric in table.metrics:
+        values |= {s.oid for s in metric.sources} | {s.minus for s in metric.sources if s.minus}
+        values |= {f.oid for f in metric.factors}
+    return labels, values
 
 
 def _label_oids(spec: LabelSpec) -> list[str]:

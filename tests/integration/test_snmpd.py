@@ -10,17 +10,18 @@ from aiohttp.test_utils import TestClient
 
 from chm_exporter.config import load_config
 from chm_exporter.server import create_app
-from tests.integration.conftest import V3_USERS, SnmpdServer, V3User
 from tests.integration.exposition import parse_exposition
+from tests.servers.netsnmp import V3Auth
+from tests.servers.snmpd import V3_USERS, Snmpd
 from tests.unit.clients import ClientFactory
 
 
-def _auth(user: V3User) -> dict[str, object]:
-    auth: dict[str, object] = {"version": 3, "username": user.name, "security_level": user.level}
-    if user.auth:
-        auth |= {"auth_protocol": user.auth, "auth_password": user.auth_password}
-    if user.priv:
-        auth |= {"priv_protocol": user.priv, "priv_password": user.priv_password}
+def _auth(name: str, user: V3Auth) -> dict[str, object]:
+    auth: dict[str, object] = {"version": 3, "username": name, "security_level": user.level}
+    if user.auth_proto:
+        auth |= {"auth_protocol": user.auth_proto, "auth_password": user.auth_pw}
+    if user.priv_proto:
+        auth |= {"priv_protocol": user.priv_proto, "priv_password": user.priv_pw}
     return auth
 
 
@@ -30,9 +31,9 @@ async def client(tmp_path: Path, aiohttp_client: ClientFactory) -> TestClient:
         "v2c": {"version": "2c", "community": "public"},
         "v1": {"version": 1, "community": "public"},
         "v2c_wrong": {"version": "2c", "community": "not-the-community"},
-        "v3_wrong_password": _auth(V3User("chm_sha", "authNoPriv", "SHA", "wrong-password-9")),
+        "v3_wrong_password": _auth("chm_sha", V3Auth("SHA", "wrong-password-9", None, None)),
     }
-    auths |= {u.name: _auth(u) for u in V3_USERS}
+    auths |= {name: _auth(name, user) for name, user in V3_USERS.items()}
     config = {
         "auths": auths,
         "modules": {
@@ -46,8 +47,9 @@ async def client(tmp_path: Path, aiohttp_client: ClientFactory) -> TestClient:
 
 
 async def _probe(client: TestClient, target: str, auth: str, module: str = "if_mib") -> str:
-    resp = await client.get("/probe", params={"target": target, "module": module, "auth": auth,
-                                              "debug": "true"})
+    resp = await client.get(
+        "/probe", params={"target": target, "module": module, "auth": auth, "debug": "true"}
+    )
     assert resp.status == 200
     return await resp.text()
 
@@ -57,9 +59,9 @@ def _metrics(debug_text: str) -> dict:  # type: ignore[type-arg]
     return parse_exposition(body.split("\nModule configuration:", 1)[0])
 
 
-@pytest.mark.parametrize("auth", ["v1", "v2c", *(u.name for u in V3_USERS)])
+@pytest.mark.parametrize("auth", ["v1", "v2c", *V3_USERS])
 async def test_each_version_and_v3_level_reads_the_agent(
-    client: TestClient, snmpd_server: SnmpdServer, auth: str
+    client: TestClient, snmpd_server: Snmpd, auth: str
 ) -> None:
     text = await _probe(client, f"127.0.0.1:{snmpd_server.port}", auth)
     samples = _metrics(text)
@@ -71,25 +73,34 @@ async def test_each_version_and_v3_level_reads_the_agent(
     assert any(labels["ifname"] == "lo" for labels in lo)
 
 
-async def test_ipv6_target(client: TestClient, snmpd_server: SnmpdServer) -> None:
+async def test_ipv6_target(client: TestClient, snmpd_server: Snmpd) -> None:
     text = await _probe(client, f"[::1]:{snmpd_server.port}", "v2c")
     assert _metrics(text)[("probe_success", (("prober", "snmp"),))] == 1
 
 
-async def test_getnext_walk_reads_the_same_interfaces(client: TestClient, snmpd_server: SnmpdServer) -> None:
+async def test_getnext_walk_reads_the_same_interfaces(
+    client: TestClient, snmpd_server: Snmpd
+) -> None:
     target = f"127.0.0.1:{snmpd_server.port}"
     bulk = {k for k in _metrics(await _probe(client, target, "v2c")) if k[0] == "chm_interface_up"}
-    nxt = {k for k in _metrics(await _probe(client, target, "v2c", "getnext")) if k[0] == "chm_interface_up"}
+    nxt = {
+        k
+        for k in _metrics(await _probe(client, target, "v2c", "getnext"))
+        if k[0] == "chm_interface_up"
+    }
     assert bulk == nxt
     assert bulk
 
 
-@pytest.mark.parametrize(("auth", "reason"), [
-    ("v3_wrong_password", "authentication"),
-    ("v2c_wrong", "no answer"),
-])
+@pytest.mark.parametrize(
+    ("auth", "reason"),
+    [
+        ("v3_wrong_password", "authentication"),
+        ("v2c_wrong", "no answer"),
+    ],
+)
 async def test_wrong_credentials_fail_the_probe_with_a_reason(
-    client: TestClient, snmpd_server: SnmpdServer, auth: str, reason: str
+    client: TestClient, snmpd_server: Snmpd, auth: str, reason: str
 ) -> None:
     text = await _probe(client, f"127.0.0.1:{snmpd_server.port}", auth)
     assert _metrics(text)[("probe_success", (("prober", "snmp"),))] == 0

@@ -1,0 +1,37 @@
+"""module=auto: which profiles fit a device, from its sysObjectID (and sysDescr)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from chm_exporter.profiles.model import Profile
+
+FALLBACK_PROFILE = "standard"
+FALLBACK_WITHOUT_STANDARD = ("system", "if_mib")
+
+
+def fallback_profiles(profiles: Mapping[str, Profile]) -> tuple[str, ...]:
+    """What a device of no known vendor gets: the standard MIBs."""
+    return (FALLBACK_PROFILE,) if FALLBACK_PROFILE in profiles else FALLBACK_WITHOUT_STANDARD
+
+
+def choose_profiles(
+    sys_object_id: str, sys_descr: str, profiles: Mapping[str, Profile]
+) -> tuple[str, ...]:
+    """The vendor profile whose sysObjectID prefix matches longest (and whose sysDescr regex,
+    if it has one, matches), else the standard fallback."""
+    oid = sys_object_id.strip().lstrip(".")
+    best: tuple[int, str] | None = None
+    for name in sorted(profiles):
+        match = profiles[name].match
+        if match is None:
+            continue
+        if match.sys_descr is not None and not re.search(match.sys_descr, sys_descr):
+            continue
+        for prefix in match.sys_object_id:
+            if (oid == prefix or oid.startswith(prefix + ".")) and (
+                best is None or len(prefix) > best[0]
+            ):
+                best = (len(prefix), name)
+    return (best[1],) if best else fallback_profiles(profiles)
