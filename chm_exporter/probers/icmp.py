@@ -28,6 +28,8 @@ _PHASE_HELP = "Duration of the ICMP probe by phase (resolve, setup, rtt of the f
 _IP_MTU_DISCOVER = getattr(socket, "IP_MTU_DISCOVER", 10)
 _IP_PMTUDISC_DO = getattr(socket, "IP_PMTUDISC_DO", 2)
 _MIN_WAIT_SECONDS = 0.05
+# Finish this long before the probe's deadline, so the results are reported, not cancelled.
+_DEADLINE_RESERVE_SECONDS = 0.1
 
 
 def _fnv32a(text: str) -> int:
@@ -99,7 +101,8 @@ async def probe_icmp(ctx: ProbeContext, sink: MetricSink) -> bool:
             if seq:
                 await asyncio.sleep(settings.interval)
             left = settings.count - seq
-            wait = (ctx.deadline - loop.time() - (left - 1) * settings.interval) / left
+            budget = ctx.deadline - _DEADLINE_RESERVE_SECONDS - loop.time()
+            wait = (budget - (left - 1) * settings.interval) / left
             if wait < _MIN_WAIT_SECONDS:
                 ctx.log.warning(
                     "icmp: deadline reached after %d of %d echoes", sent, settings.count
