@@ -12,6 +12,7 @@ from chm_exporter.profiles.model import (
     DEVICE_INFO_LABELS,
     Condition,
     LabelSpec,
+    LookupKey,
     MetricSpec,
     Profile,
     Table,
@@ -89,7 +90,8 @@ def _index_order(index: str) -> tuple[int, ...]:
 
 def _row_matches(conditions: list[Condition], result: WalkResult, index: str) -> bool:
     for cond in conditions:
-        key = enum_key(result.column(cond.oid).get(index))
+        row = index if cond.key is None else _lookup_row(cond.key, result, index, None)
+        key = enum_key(result.column(cond.oid).get(row))
         if cond.in_ is not None and key not in cond.in_:
             return False
         if cond.not_in is not None and key in cond.not_in:
@@ -170,7 +172,7 @@ def _metric_value(metric: MetricSpec, result: WalkResult, index: str) -> int | f
             if f_raw is None:
                 return None
             if factor.value:
-                value = value * f_raw
+                value = value * _scaled(f_raw, factor.scale, factor.offset)
             elif factor.map is not None:
                 mult = factor.map.get(int(f_raw))
                 if mult is None:
@@ -196,15 +198,7 @@ def _label_value(
     if spec.index is not None:
         parts = parts if parts is not None else index.split(".")
         return _finish(spec, ".".join(parts[spec.index[0] : spec.index[1]]))
-    key = index
-    if spec.key is not None:
-        if spec.key.index is not None:
-            parts = parts if parts is not None else index.split(".")
-            key = ".".join(parts[spec.key.index[0] : spec.key.index[1]])
-        else:
-            key_raw = result.column(spec.key.oid or "").get(index)
-            key_num = as_number(key_raw)
-            key = str(key_num) if isinstance(key_num, int) else (as_text(key_raw) or "")
+    key = index if spec.key is None else _lookup_row(spec.key, result, index, parts)
     for oid in spec.oid or ():
         raw = result.column(oid).get(key)
         if raw is not None:
@@ -216,6 +210,16 @@ def _label_value(
             if text:
                 return _finish(spec, text)
     return _finish(spec, None)
+
+
+def _lookup_row(key: LookupKey, result: WalkResult, index: str, parts: list[str] | None) -> str:
+    """The index of the other row a lookup key points at from row `index`."""
+    if key.index is not None:
+        parts = parts if parts is not None else index.split(".")
+        return ".".join(parts[key.index[0] : key.index[1]])
+    key_raw = result.column(key.oid or "").get(index)
+    key_num = as_number(key_raw)
+    return str(key_num) if isinstance(key_num, int) else (as_text(key_raw) or "")
 
 
 def _finish(spec: LabelSpec, text: str | None, mapped: bool = False) -> str | None:

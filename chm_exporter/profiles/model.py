@@ -67,20 +67,6 @@ def _check_label_names(value: dict[str, LabelSpec]) -> dict[str, LabelSpec]:
 Format = Literal["text", "hex", "mac", "oid", "int", "ip", "number"]
 
 
-class Condition(_Model):
-    """Keep a row only when a column's value is (or is not) in a set."""
-
-    oid: Oid
-    in_: list[int | str] | None = Field(default=None, alias="in")
-    not_in: list[int | str] | None = None
-
-    @model_validator(mode="after")
-    def _one_test(self) -> Condition:
-        if (self.in_ is None) == (self.not_in is None):
-            raise ValueError("a condition needs exactly one of `in` or `not_in`")
-        return self
-
-
 class LookupKey(_Model):
     """How to find the row of a lookup column: part of our index, or a column's value."""
 
@@ -98,6 +84,25 @@ class LookupKey(_Model):
     def _one_key(self) -> LookupKey:
         if (self.index is None) == (self.oid is None):
             raise ValueError("a key needs exactly one of `index` or `oid`")
+        return self
+
+
+class Condition(_Model):
+    """Keep a row only when a column's value is (or is not) in a set.
+
+    The column is read at the row's own index, or at another row with `key:` (e.g. the
+    ifIndex part of a per-lane index, to test the per-module table).
+    """
+
+    oid: Oid
+    key: LookupKey | None = Field(default=None, description="row of `oid` to test; default ours")
+    in_: list[int | str] | None = Field(default=None, alias="in")
+    not_in: list[int | str] | None = None
+
+    @model_validator(mode="after")
+    def _one_test(self) -> Condition:
+        if (self.in_ is None) == (self.not_in is None):
+            raise ValueError("a condition needs exactly one of `in` or `not_in`")
         return self
 
 
@@ -154,18 +159,23 @@ class Factor(_Model):
 
     `map` turns the column's value into the factor (ENTITY-SENSOR's entPhySensorScale);
     `pow10: -1` multiplies by 10**(-value) (entPhySensorPrecision); `value: true` multiplies
-    by the column's value itself (hrStorageAllocationUnits).
+    by the column's value itself (hrStorageAllocationUnits), or by `column x scale + offset`
+    when those are given (`scale: -0.01, offset: 1`: the share a percentage leaves free).
     """
 
     oid: Oid
     map: dict[int, float] | None = None
     pow10: Literal[-1, 1] | None = None
     value: bool = False
+    scale: float = Field(default=1.0, description="value: the factor is column x scale + offset")
+    offset: float = 0.0
 
     @model_validator(mode="after")
     def _one_kind(self) -> Factor:
         if sum((self.map is not None, self.pow10 is not None, self.value)) != 1:
             raise ValueError("a factor needs exactly one of `map`, `pow10` or `value: true`")
+        if not self.value and (self.scale != 1.0 or self.offset != 0.0):
+            raise ValueError("`scale` and `offset` of a factor go with `value: true`")
         return self
 
 

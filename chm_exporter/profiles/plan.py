@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from chm_exporter.profiles.model import LabelSpec, Profile, Table
+from chm_exporter.profiles.model import Condition, LabelSpec, Profile, Table
 
 
 @dataclass(slots=True)
@@ -32,7 +32,7 @@ def plan_walks(profiles: Iterable[Profile]) -> WalkPlan:
             target = walks if spec.table else gets
             target.update(dict.fromkeys(_label_oids(spec)))
             if spec.table:
-                walks.update((c.oid, None) for c in spec.where)
+                walks.update(dict.fromkeys(_condition_oids(spec.where)))
         for table in profile.tables:
             (gets if table.scalar else walks).update(dict.fromkeys(_table_oids(table)))
             if not table.scalar:
@@ -46,12 +46,22 @@ def _table_roles(table: Table) -> tuple[set[str], set[str]]:
     """Columns a table reads only as label text, and columns that carry values or keys."""
     specs = [*table.labels.values(), *(s for m in table.metrics for s in m.labels.values())]
     labels = {oid for spec in specs for oid in spec.oid or ()}
-    values = {c.oid for c in table.where}
+    values = set(_condition_oids(table.where))
     values |= {spec.key.oid for spec in specs if spec.key is not None and spec.key.oid}
     for metric in table.metrics:
         values |= {s.oid for s in metric.sources} | {s.minus for s in metric.sources if s.minus}
         values |= {f.oid for f in metric.factors}
     return labels, values
+
+
+def _condition_oids(conditions: list[Condition]) -> list[str]:
+    """The columns `where:` tests, and the key columns that find the row to test."""
+    oids: list[str] = []
+    for cond in conditions:
+        oids.append(cond.oid)
+        if cond.key is not None and cond.key.oid is not None:
+            oids.append(cond.key.oid)
+    return oids
 
 
 def _label_oids(spec: LabelSpec) -> list[str]:
@@ -63,7 +73,7 @@ def _label_oids(spec: LabelSpec) -> list[str]:
 
 def _table_oids(table: Table) -> list[str]:
     oids: list[str] = list(table.rows or [])
-    oids += [c.oid for c in table.where]
+    oids += _condition_oids(table.where)
     for spec in table.labels.values():
         oids += _label_oids(spec)
     for metric in table.metrics:

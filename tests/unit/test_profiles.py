@@ -232,3 +232,71 @@ def test_free_is_size_minus_used_times_allocation_units() -> None:
         "1.3.6.1.2.1.25.2.3.1.6": {"1": 400},
     }
     assert _samples(_profile(STORAGE), cols, "free_bytes") == {("Physical memory",): 600 * 1024}
+
+
+KEYED_WHERE = """
+name: lanes
+tables:
+  - name: lanes
+    where: [{oid: 1.3.6.1.9.1.21, key: {index: 0}, not_in: [0]}]
+    labels: {port: {index: 0}, lane: {index: 1}}
+    metrics:
+      - {name: test_lane_rx_dbm, help: lane rx 1.3.6.1.9.2.6, oid: 1.3.6.1.9.2.6, scale: 0.01}
+"""
+
+
+def test_where_tests_another_row_found_by_part_of_the_index() -> None:
+    # Per-lane rows (port.lane) kept only where the per-port table says a module is there.
+    got = _samples(
+        _profile(KEYED_WHERE),
+        {
+            "1.3.6.1.9.1.21": {"5": 70, "6": 0},
+            "1.3.6.1.9.2.6": {"5.0": -250, "5.1": -300, "6.0": 0},
+        },
+        "test_lane_rx_dbm",
+    )
+    assert got == {("5", "0"): -2.5, ("5", "1"): -3.0}
+    plan = plan_walks([_profile(KEYED_WHERE)])
+    assert "1.3.6.1.9.1.21" in plan.walks
+
+
+def test_where_key_by_column_value_is_planned() -> None:
+    text = KEYED_WHERE.replace("key: {index: 0}, not_in: [0]", "key: {oid: 1.3.6.1.9.2.1}, in: [1]")
+    got = _samples(
+        _profile(text),
+        {
+            "1.3.6.1.9.1.21": {"7": 1},
+            "1.3.6.1.9.2.1": {"5.0": 7, "5.1": 8},
+            "1.3.6.1.9.2.6": {"5.0": 100, "5.1": 100},
+        },
+        "test_lane_rx_dbm",
+    )
+    assert got == {("5", "0"): 1.0}
+    assert "1.3.6.1.9.2.1" in plan_walks([_profile(text)]).walks
+
+
+FREE_SHARE = """
+name: mem
+tables:
+  - name: mem
+    metrics:
+      - name: test_free_bytes
+        help: total MB 1.3.6.1.9.15 times the share 1.3.6.1.9.11 leaves free
+        oid: 1.3.6.1.9.15
+        scale: 1048576
+        factors: [{oid: 1.3.6.1.9.11, value: true, scale: -0.01, offset: 1}]
+"""
+
+
+def test_factor_value_with_scale_and_offset() -> None:
+    got = _samples(
+        _profile(FREE_SHARE),
+        {"1.3.6.1.9.15": {"1": 2048}, "1.3.6.1.9.11": {"1": 25}},
+        "test_free_bytes",
+    )
+    assert got == {(): pytest.approx(2048 * 1048576 * 0.75)}
+
+
+def test_factor_scale_needs_value() -> None:
+    with pytest.raises(ConfigError, match="go with `value: true`"):
+        _profile(FREE_SHARE.replace("value: true", "pow10: -1"))
