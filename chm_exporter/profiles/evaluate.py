@@ -91,7 +91,13 @@ def _index_order(index: str) -> tuple[int, ...]:
 def _row_matches(conditions: list[Condition], result: WalkResult, index: str) -> bool:
     for cond in conditions:
         row = index if cond.key is None else _lookup_row(cond.key, result, index, None)
-        key = enum_key(result.column(cond.oid).get(row))
+        raw = result.column(cond.oid).get(row)
+        if cond.regex is not None:
+            text = as_text(raw)
+            if text is None or not _regex(cond.regex).search(text):
+                return False
+            continue
+        key = enum_key(raw)
         if cond.in_ is not None and key not in cond.in_:
             return False
         if cond.not_in is not None and key in cond.not_in:

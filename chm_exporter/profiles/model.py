@@ -88,21 +88,34 @@ class LookupKey(_Model):
 
 
 class Condition(_Model):
-    """Keep a row only when a column's value is (or is not) in a set.
+    """Keep a row only when a column's value is (or is not) in a set, or its text matches.
 
     The column is read at the row's own index, or at another row with `key:` (e.g. the
-    ifIndex part of a per-lane index, to test the per-module table).
+    ifIndex part of a per-lane index, to test the per-module table). `regex` searches the
+    column's text (e.g. a sensor named "... Receive Power Sensor"); a row without the column
+    does not match.
     """
 
     oid: Oid
     key: LookupKey | None = Field(default=None, description="row of `oid` to test; default ours")
     in_: list[int | str] | None = Field(default=None, alias="in")
     not_in: list[int | str] | None = None
+    regex: str | None = Field(default=None, description="the column's text must match (search)")
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"regex does not compile: {exc}") from None
+        return value
 
     @model_validator(mode="after")
     def _one_test(self) -> Condition:
-        if (self.in_ is None) == (self.not_in is None):
-            raise ValueError("a condition needs exactly one of `in` or `not_in`")
+        if sum(t is not None for t in (self.in_, self.not_in, self.regex)) != 1:
+            raise ValueError("a condition needs exactly one of `in`, `not_in` or `regex`")
         return self
 
 

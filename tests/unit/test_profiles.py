@@ -300,3 +300,45 @@ def test_factor_value_with_scale_and_offset() -> None:
 def test_factor_scale_needs_value() -> None:
     with pytest.raises(ConfigError, match="go with `value: true`"):
         _profile(FREE_SHARE.replace("value: true", "pow10: -1"))
+
+
+REGEX_WHERE = """
+name: dom
+tables:
+  - name: rx
+    where:
+      - {oid: 1.3.6.1.9.3.1, in: [14]}
+      - {oid: 1.3.6.1.9.3.7, regex: '(Receive|Rx) Power'}
+    labels: {ifname: {oid: 1.3.6.1.9.3.7, regex: '^(\\S+) '}}
+    metrics:
+      - {name: test_rx_dbm, help: rx power 1.3.6.1.9.3.4, oid: 1.3.6.1.9.3.4, scale: 0.1}
+"""
+
+
+def test_where_regex_keeps_rows_whose_column_text_matches() -> None:
+    got = _samples(
+        _profile(REGEX_WHERE),
+        {
+            "1.3.6.1.9.3.1": {"1": 14, "2": 14, "3": 8, "4": 14},
+            "1.3.6.1.9.3.7": {
+                "1": b"Gi1/0/1 Receive Power Sensor",
+                "2": b"Gi1/0/1 Transmit Power Sensor",
+                "3": b"Gi1/0/1 Rx Power temperature",
+            },
+            "1.3.6.1.9.3.4": {"1": -47, "2": -50, "3": 30, "4": -10},
+        },
+        "test_rx_dbm",
+    )
+    # row 2 is a transmit sensor, row 3 not dBm, row 4 has no name: only row 1 is kept
+    assert got == {("Gi1/0/1",): pytest.approx(-4.7)}
+    assert "1.3.6.1.9.3.7" in plan_walks([_profile(REGEX_WHERE)]).walks
+
+
+@pytest.mark.parametrize(
+    "cond",
+    ["{oid: 1.3.6.1.9.3.7, regex: 'a', in: [1]}", "{oid: 1.3.6.1.9.3.7, regex: '('}"],
+)
+def test_where_regex_is_one_test_and_compiles(cond: str) -> None:
+    text = REGEX_WHERE.replace("{oid: 1.3.6.1.9.3.7, regex: '(Receive|Rx) Power'}", cond)
+    with pytest.raises(ConfigError):
+        _profile(text)
