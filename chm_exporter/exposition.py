@@ -85,6 +85,8 @@ class MetricSink:
     def render(self) -> str:
         """Render all families in the Prometheus text format 0.0.4."""
         out: list[str] = []
+        # Many families share label sets (18 interface metrics per ifIndex): format each once.
+        rendered: dict[tuple[tuple[str, ...], LabelValues], str] = {}
         for fam in self._families.values():
             if not fam.samples:
                 continue
@@ -95,9 +97,12 @@ class MetricSink:
             prefix = fam.name
             for values, value in fam.samples.items():
                 if names:
-                    pairs = ",".join(
-                        f'{n}="{_escape_label(v)}"' for n, v in zip(names, values, strict=True)
-                    )
+                    key = (names, values)
+                    pairs = rendered.get(key)
+                    if pairs is None:
+                        pairs = rendered[key] = ",".join(
+                            f'{n}="{_escape_label(v)}"' for n, v in zip(names, values, strict=True)
+                        )
                     out.append(f"{prefix}{{{pairs}}} {format_value(value)}\n")
                 else:
                     out.append(f"{prefix} {format_value(value)}\n")

@@ -102,7 +102,6 @@ class Walker:
             down = eg.exceptions[0]
         finally:
             self.stats.pdus_sent = sum(s.pdus_sent for s in self._sessions)
-            self.stats.varbinds = sum(len(v) for v in result.columns.values())
         if down is not None:
             raise SnmpProbeError(str(down))
         if self.stats.errors:
@@ -171,6 +170,7 @@ class Walker:
                 except NoSuchInstance:
                     continue
         self._alive = True
+        self.stats.varbinds += len(values)
         for oid, value in values.items():
             result.add_scalar(oid, value)
 
@@ -190,6 +190,7 @@ class Walker:
                         return
                     bucket[index] = value
                     self._alive = True
+                self.stats.varbinds += len(bucket)
                 return
             except TimeoutError:
                 self.stats.timeouts += 1
