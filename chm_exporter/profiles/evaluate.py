@@ -183,11 +183,21 @@ def _metric_value(metric: MetricSpec, result: WalkResult, index: str) -> int | f
                 mult = factor.map.get(int(f_raw))
                 if mult is None:
                     return None
-                value = value * mult
+                value = _times(value, mult)
             else:
-                value = value * 10.0 ** (factor.pow10 * f_raw)  # type: ignore[operator]
+                value = _times(value, 10.0 ** (factor.pow10 * f_raw))  # type: ignore[operator]
         return value
     return None
+
+
+def _times(value: int | float, factor: float) -> int | float:
+    """value x factor; a decimal fraction (1e-3) divides by its inverse, so 533 x 0.1 is 53.3
+    and not 53.300000000000004."""
+    if 0 < factor < 1:
+        inverse = 1 / factor
+        if abs(inverse - round(inverse)) < 1e-9 * inverse:
+            return value / round(inverse)
+    return value * factor
 
 
 def _scaled(value: int | float, scale: float, offset: float) -> int | float:

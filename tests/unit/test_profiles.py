@@ -342,3 +342,19 @@ def test_where_regex_is_one_test_and_compiles(cond: str) -> None:
     text = REGEX_WHERE.replace("{oid: 1.3.6.1.9.3.7, regex: '(Receive|Rx) Power'}", cond)
     with pytest.raises(ConfigError):
         _profile(text)
+
+
+def test_decimal_factors_divide_so_values_are_the_nearest_float() -> None:
+    sensors = load_profiles()["entity_sensor"]
+    got = _samples(
+        sensors,
+        {
+            "1.3.6.1.2.1.99.1.1.1.1": {"1": 8, "2": 8},
+            "1.3.6.1.2.1.99.1.1.1.2": {"1": 9, "2": 8},
+            "1.3.6.1.2.1.99.1.1.1.3": {"1": 1, "2": 0},
+            "1.3.6.1.2.1.99.1.1.1.4": {"1": 533, "2": 35800},
+            "1.3.6.1.2.1.47.1.1.1.1.7": {"1": b"cpu", "2": b"board"},
+        },
+        "chm_temperature_celsius",
+    )
+    assert got == {("cpu",): 53.3, ("board",): 35.8}
