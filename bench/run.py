@@ -26,8 +26,8 @@ What happens, all on loopback:
    request PDUs per scrape (``probe_snmp_pdus_sent`` / ``snmp_scrape_packets_sent``).
    CHM keeps label-only columns (ifName, ifAlias, ...) in a per-device cache for 15 minutes;
    module ``if_mib_nocache`` (``lookup_cache_seconds: 0``) walks everything every time, as
-   snmp_exporter does. ``probe_snmp_varbinds`` also counts the cached columns, so varbinds per
-   CPU-second are like for like only for the ``nocache`` row.
+   snmp_exporter does. ``probe_snmp_varbinds`` counts only what came over the wire, so the
+   cached module reads fewer varbinds for the same output.
 4. A table and the CHM/anchor ratios are printed; everything goes to
    ``bench/results/latest.json`` (git-ignored) and the exporters' logs to ``bench/results/logs``.
 
@@ -898,8 +898,8 @@ async def bench(args: argparse.Namespace, stack: contextlib.ExitStack, work: Pat
     ratio_rows = ratios(results)
     print_ratios(ratio_rows)
     print(
-        "(CHM's probe_snmp_varbinds also counts label columns served from its lookup cache:\n"
-        " CPU/varbind is like for like only for 'chm if_mib nocache'.)"
+        "(CHM's probe_snmp_varbinds counts what came over the wire: 'chm if_mib' reads fewer\n"
+        " varbinds than 'nocache' for the same output, its label columns being cached.)"
     )
 
     profile_text = None
