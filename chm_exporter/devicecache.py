@@ -21,6 +21,7 @@ class DeviceState:
 
     created: float = field(default_factory=time.monotonic)
     bulk_limits: dict[str, int] = field(default_factory=dict)
+    column_rows: dict[str, int] = field(default_factory=dict)
     profiles: tuple[str, ...] | None = None
     lookups: dict[str, dict[str, RawValue]] = field(default_factory=dict)
     lookups_at: float = 0.0
@@ -29,6 +30,7 @@ class DeviceState:
     def forget(self) -> None:
         """Drop what a reboot may have changed (profiles, lookup tables)."""
         self.profiles = None
+        self.column_rows = {}
         self.lookups = {}
         self.lookups_at = 0.0
 

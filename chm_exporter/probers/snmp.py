@@ -70,7 +70,7 @@ async def probe_snmp(ctx: ProbeContext, sink: MetricSink) -> bool:
         return False
     port = ctx.target.port or DEFAULT_PORT
     device = ctx.devices.get(addr, str(port), ctx.auth_name)
-    walker = Walker(addr, port, ctx.auth, settings, ctx.log, device.bulk_limits)
+    walker = Walker(addr, port, ctx.auth, settings, ctx.log, device.bulk_limits, device.column_rows)
     result = WalkResult()
     ok = True
     started = time.perf_counter()

@@ -4,6 +4,10 @@ Each concurrent walk has a session (a UDP socket) of its own, so replies never c
 times out is retried from its start with half the max-repetitions: a reply too big for one UDP
 datagram is never sent at all by some agents (snmpsim, with 5.5 kB strings and 50 repetitions),
 and a smaller bulk is the only cure. What a walk learned is kept per device in `bulk_limits`.
+
+A column's row count from the previous scrape (`column_rows`) sizes its bulk: 101 rows at a cap
+of 25 are read as 5 requests of 21 rather than 5 of 25, and a 1-row column asks for 2, so few
+rows of the next column are decoded only to be thrown away.
 """
 
 from __future__ import annotations
@@ -49,6 +53,16 @@ class _DeviceDownError(Exception):
     """A request failed after every retry: the other workers stop taking jobs."""
 
 
+def bulk_size(cap: int, rows: int | None) -> int:
+    """Max-repetitions for a column of `rows` rows (unknown: the cap): the fewest requests the
+    cap allows, sized evenly, counting the one varbind past the column's end."""
+    if rows is None:
+        return cap
+    needed = rows + 1
+    requests = -(-needed // cap)
+    return max(1, -(-needed // requests))
+
+
 class Walker:
     """Runs one plan against one agent and fills a :class:`WalkResult`."""
 
@@ -60,6 +74,7 @@ class Walker:
         settings: SnmpSettings,
         log: ProbeLog,
         bulk_limits: MutableMapping[str, int] | None = None,
+        column_rows: MutableMapping[str, int] | None = None,
     ) -> None:
         self._addr = addr
         self._port = port
@@ -67,6 +82,7 @@ class Walker:
         self._settings = settings
         self._log = log
         self._limits: MutableMapping[str, int] = bulk_limits if bulk_limits is not None else {}
+        self._rows: MutableMapping[str, int] = column_rows if column_rows is not None else {}
         self._bulk = settings.walk == "bulk" and auth.version != "1"
         self._sessions: list[CountingSession] = []
         self._alive = False  # the agent answered something in this scrape
@@ -175,7 +191,9 @@ class Walker:
             result.add_scalar(oid, value)
 
     async def _walk(self, session: CountingSession, column: str, result: WalkResult) -> None:
-        reps = self._limits.get(column, self._settings.max_repetitions)
+        reps = bulk_size(
+            self._limits.get(column, self._settings.max_repetitions), self._rows.get(column)
+        )
         cut = len(column) + 1
         retries_left = self._settings.retries
         while True:
@@ -191,6 +209,7 @@ class Walker:
                     bucket[index] = value
                     self._alive = True
                 self.stats.varbinds += len(bucket)
+                self._rows[column] = len(bucket)
                 return
             except TimeoutError:
                 self.stats.timeouts += 1

@@ -358,3 +358,21 @@ def test_decimal_factors_divide_so_values_are_the_nearest_float() -> None:
         "chm_temperature_celsius",
     )
     assert got == {("cpu",): 53.3, ("board",): 35.8}
+
+
+@pytest.mark.parametrize(
+    ("cap", "rows", "size"),
+    [
+        (25, None, 25),
+        (25, 101, 21),
+        (25, 1, 2),
+        (25, 24, 25),
+        (25, 0, 1),
+        (1, 500, 1),
+        (50, 854, 48),
+    ],
+)
+def test_bulk_size_reads_few_rows_past_the_column(cap: int, rows: int | None, size: int) -> None:
+    from chm_exporter.snmp.walker import bulk_size
+
+    assert bulk_size(cap, rows) == size
