@@ -1,0 +1,79 @@
+"""Golden exposition per corpus device with module=auto: the whole output, reviewed in git.
+
+Regenerate after a deliberate profile change with
+``CHM_UPDATE_GOLDEN=1 .venv/bin/pytest tests/integration/test_golden.py`` and read the diff.
+Probe bookkeeping (probe_*: durations, PDU counts) is left out: it is not the device's data.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+from aiohttp.test_utils import TestClient
+
+from chm_exporter.config import load_config
+from chm_exporter.server import create_app
+from tests.integration import corpus
+from tests.servers.snmpsim import Snmpsim
+from tests.unit.clients import ClientFactory
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+UPDATE = os.environ.get("CHM_UPDATE_GOLDEN") == "1"
+
+
+def _auth_name(community: str) -> str:
+    return community.replace("/", "__").replace("-", "_").replace(".", "_")
+
+
+@pytest.fixture(scope="module")
+def config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    config = {
+        "auths": {_auth_name(c): {"version": "2c", "community": c} for c in corpus.communities()},
+        "modules": {"auto": {"snmp": {"profiles": ["auto"], "timeout": 3}}},
+    }
+    path = tmp_path_factory.mktemp("golden") / "chm.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture
+async def client(config_path: Path, aiohttp_client: ClientFactory) -> TestClient:
+    return await aiohttp_client(create_app(load_config(config_path)))
+
+
+def device_lines(text: str) -> str:
+    """The exposition without probe bookkeeping (families whose name starts with probe_)."""
+    keep: list[str] = []
+    for line in text.splitlines():
+        name = (
+            line.split(" ", 3)[2] if line.startswith("#") else line.split("{", 1)[0].split(" ")[0]
+        )
+        if not name.startswith("probe_"):
+            keep.append(line)
+    return "\n".join(keep) + "\n"
+
+
+@pytest.mark.parametrize("community", corpus.communities())
+async def test_golden_exposition(
+    client: TestClient, snmpsim_server: Snmpsim, community: str
+) -> None:
+    resp = await client.get(
+        "/probe",
+        params={
+            "target": f"127.0.0.1:{snmpsim_server.port}",
+            "module": "auto",
+            "auth": _auth_name(community),
+        },
+        headers={"X-Prometheus-Scrape-Timeout-Seconds": "30"},
+    )
+    text = await resp.text()
+    assert 'probe_success{prober="snmp"} 1' in text
+    got = device_lines(text)
+    path = GOLDEN / f"{community.replace('/', '__')}.prom"
+    if UPDATE:
+        path.write_text(got)
+    assert path.exists(), f"no golden file {path.name}: run with CHM_UPDATE_GOLDEN=1"
+    assert got == path.read_text(), f"{path.name} differs: CHM_UPDATE_GOLDEN=1 and review the diff"
