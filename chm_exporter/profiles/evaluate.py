@@ -61,6 +61,8 @@ def evaluate_profiles(profiles: Iterable[Profile], result: WalkResult, sink: Met
     for profile in profiles:
         for name, spec in profile.device_info.items():
             has_info = True
+            if spec.fallback and info.get(name):
+                continue
             value = _device_info_field(spec, result)
             if value:
                 info[name] = value

@@ -128,6 +128,9 @@ class LabelSpec(_Model):
     key: LookupKey | None = Field(default=None, description="row of `oid` to read; default ours")
     table: bool = Field(default=False, description="device_info: `oid` is a column, take a row")
     where: list[Condition] = Field(default_factory=list, description="device_info: which row")
+    fallback: bool = Field(
+        default=False, description="device_info: only when no earlier profile set the field"
+    )
     format: Format = "text"
     map: dict[int | str, str] | None = None
     regex: str | None = Field(default=None, description="keep the first group of a match")

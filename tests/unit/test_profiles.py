@@ -376,3 +376,28 @@ def test_bulk_size_reads_few_rows_past_the_column(cap: int, rows: int | None, si
     from chm_exporter.snmp.walker import bulk_size
 
     assert bulk_size(cap, rows) == size
+
+
+FALLBACK = r"""
+name: fb
+device_info:
+  model: {oid: 1.3.6.1.2.1.1.1.0, regex: 'Nexus\d* (\S+?),', fallback: true}
+"""
+
+
+@pytest.mark.parametrize(
+    ("chassis", "model"), [(b"N5K-C5548UP", "N5K-C5548UP"), (b"", "C9336C-FX2")]
+)
+def test_device_info_fallback_only_fills_an_empty_field(chassis: bytes, model: str) -> None:
+    cols = {
+        "1.3.6.1.2.1.47.1.1.1.1.13": {"1": chassis},
+        "1.3.6.1.2.1.47.1.1.1.1.5": {"1": 3},
+        "1.3.6.1.2.1.1.1.0": {"": b"Cisco NX-OS(tm) Nexus9000 C9336C-FX2, Software"},
+    }
+    result = WalkResult()
+    result.columns.update(cols)  # type: ignore[arg-type]
+    sink = MetricSink()
+    evaluate_profiles([_profile(DEVICE), _profile(FALLBACK)], result, sink)
+    fam = sink.get("chm_device_info")
+    assert fam is not None
+    assert [dict(zip(fam.label_names, k, strict=True))["model"] for k in fam.samples] == [model]
