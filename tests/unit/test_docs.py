@@ -27,3 +27,14 @@ def test_every_config_key_is_in_configuration_md(model: type[BaseModel]) -> None
     text = (DOCS / "configuration.md").read_text()
     missing = [name for name in model.model_fields if f"`{name}`" not in text]
     assert not missing, f"{model.__name__} keys not documented: {missing}"
+
+
+def test_vendors_md_is_what_the_profiles_and_goldens_say() -> None:
+    import subprocess
+    import sys
+
+    script = DOCS.parent / "scripts" / "vendors_table.py"
+    made = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True)
+    assert made.stdout == (DOCS / "vendors.md").read_text(), (
+        "docs/vendors.md is stale: .venv/bin/python scripts/vendors_table.py > docs/vendors.md"
+    )

@@ -1,0 +1,108 @@
+"""Write docs/vendors.md: which health metric each vendor family serves, from what, on how many
+of the corpus' recorded devices. Made from the profiles and the golden files, so it stays true
+(tests/unit/test_docs.py fails when the committed page differs from what this writes).
+
+    .venv/bin/python scripts/vendors_table.py > docs/vendors.md
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from chm_exporter.profiles import load_profiles  # noqa: E402
+from chm_exporter.profiles.loader import expand_includes  # noqa: E402
+
+GOLDEN = REPO / "tests" / "golden"
+FAMILIES = {
+    "cisco_ios": ["cisco_ios"],
+    "cisco_nxos": ["cisco_nxos"],
+    "juniper_junos": ["juniper_junos"],
+    "arista_eos": ["arista_eos"],
+    "aruba_aoscx": ["aruba_aoscx"],
+    "hp_procurve": ["hp_procurve"],
+    "brocade_ruckus": ["brocade_ruckus"],
+    "extreme": ["extreme_exos", "extreme_voss", "extreme_slx"],
+    "linux_netsnmp": ["linux_netsnmp"],
+}
+METRICS = [
+    "chm_device_info",
+    "chm_device_uptime_seconds",
+    "chm_cpu_utilization_ratio",
+    "chm_memory_used_bytes",
+    "chm_memory_free_bytes",
+    "chm_temperature_celsius",
+    "chm_temperature_threshold_celsius",
+    "chm_fan_up",
+    "chm_psu_up",
+    "chm_fan_speed_rpm",
+    "chm_voltage_volts",
+    "chm_power_watts",
+    "chm_optic_rx_power_dbm",
+    "chm_optic_tx_power_dbm",
+    "chm_stack_member_up",
+    "chm_neighbor_info",
+    "chm_filesystem_used_bytes",
+    "chm_interface_up",
+]
+_SOURCE = re.compile(r"\(([^()]*\d+\.\d+\.\d+[^()]*)\)\.?\s*$")
+
+
+def served(metric: str) -> dict[str, tuple[int, int]]:
+    """family -> (devices whose golden has the metric, devices of the family)."""
+    out: dict[str, tuple[int, int]] = {}
+    for family in FAMILIES:
+        files = sorted(GOLDEN.glob(f"{family}__*.prom"))
+        hits = sum(1 for f in files if re.search(rf"^{metric}[{{ ]", f.read_text(), re.M))
+        out[family] = (hits, len(files))
+    return out
+
+
+def sources(family: str) -> dict[str, list[str]]:
+    """metric -> the help texts' source part, over the family's profiles and their includes."""
+    profiles = load_profiles()
+    names = [n for n in FAMILIES[family] if n in profiles]
+    found: dict[str, list[str]] = defaultdict(list)
+    for profile in expand_includes(names, profiles):
+        for table in profile.tables:
+            for metric in table.metrics:
+                if metric.name in METRICS:
+                    src = f"{profile.name}: {table.name}"
+                    if src not in found[metric.name]:
+                        found[metric.name].append(src)
+    return found
+
+
+def main() -> None:
+    lines = [
+        "# Vendor coverage",
+        "",
+        "Which normalized health metric each vendor family serves, on how many of the corpus'",
+        "recorded devices (`../shared/corpus/snmprec`), and from which profile table. Written by",
+        "`scripts/vendors_table.py` from the profiles and `tests/golden/`; a test keeps it true.",
+        "A device whose recording lacks a table shows the gap as a lower count: nothing is faked.",
+        "Each profile's YAML names the MIB object and OID of every metric in its help text.",
+        "",
+        "| metric | " + " | ".join(FAMILIES) + " |",
+        "|---|" + "---|" * len(FAMILIES),
+    ]
+    for metric in METRICS:
+        cells = [f"{hit}/{total}" if hit else "—" for hit, total in served(metric).values()]
+        lines.append(f"| `{metric}` | " + " | ".join(cells) + " |")
+    lines += ["", "## Where each family's metrics come from", ""]
+    for family in FAMILIES:
+        lines.append(f"### {family} (profiles: {', '.join(FAMILIES[family])})")
+        lines.append("")
+        for metric, srcs in sorted(sources(family).items(), key=lambda kv: METRICS.index(kv[0])):
+            lines.append(f"- `{metric}`: {'; '.join(srcs)}")
+        lines.append("")
+    sys.stdout.write("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
