@@ -213,7 +213,7 @@ def _label_value(
 ) -> str | None:
     if spec.value is not None:
         return spec.value
-    if spec.index is not None:
+    if spec.index is not None and not spec.oid:
         parts = parts if parts is not None else index.split(".")
         return _finish(spec, ".".join(parts[spec.index[0] : spec.index[1]]))
     key = index if spec.key is None else _lookup_row(spec.key, result, index, parts)
@@ -227,6 +227,9 @@ def _label_value(
             text = as_text(raw, spec.format)
             if text:
                 return _finish(spec, text)
+    if spec.index is not None:  # no column had a value: the row index names it
+        parts = parts if parts is not None else index.split(".")
+        return _finish(spec, ".".join(parts[spec.index[0] : spec.index[1]]))
     return _finish(spec, None)
 
 
