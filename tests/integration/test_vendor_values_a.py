@@ -45,7 +45,7 @@ MODEL = {
     "cisco_ios/iosxe_c9600-svl": "C9606R",
     "cisco_ios/iosxe_ie32008t2s-ios17-12": "IE-3200-8T2S",
     "cisco_nxos/cisco-n5000-uk9": "N5K-C5548UP",
-    "cisco_nxos/nxos_lag-mib": "",
+    "cisco_nxos/nxos_lag-mib": "C9336C-FX2",  # no ENTITY-MIB: from sysDescr
     "cisco_nxos/nxos_n3k-3064pq": "N3K-C3064PQ-10GX",
     "linux_netsnmp/linux_powermon": "",
     "linux_netsnmp/slackware": "",
