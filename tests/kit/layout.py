@@ -41,12 +41,13 @@ def prometheus_dir(
     """Copy prometheus.yml, the rules and the targets into `dest`; return the config's path.
 
     Args:
-        dest: an empty folder (it plays /etc/prometheus).
+        dest: an empty or new folder (it plays /etc/prometheus).
         exporter: host:port that replaces the exporter's address in every job.
         alertmanager: host:port that replaces Alertmanager's address.
         targets: file_sd content to write as targets/devices.yml instead of the shipped one
             (a list of target groups).
     """
+    dest.mkdir(parents=True, exist_ok=True)
     text = (PROMETHEUS_DIR / "prometheus.yml").read_text(encoding="utf-8")
     text = text.replace(EXPORTER_ADDRESS, exporter).replace(ALERTMANAGER_ADDRESS, alertmanager)
     config = dest / "prometheus.yml"
@@ -66,12 +67,12 @@ def alertmanager_dir(dest: Path, secrets: Mapping[str, str] | None = None) -> Pa
     """Copy alertmanager.yml and its templates into `dest`, secrets read from `dest/secrets`.
 
     Args:
-        dest: an empty folder (it plays /etc/alertmanager).
+        dest: an empty or new folder (it plays /etc/alertmanager).
         secrets: content of each secret file by name; every file the config names is
             written, with "unused" where no content is given.
     """
     secrets_dir = dest / "secrets"
-    secrets_dir.mkdir()
+    secrets_dir.mkdir(parents=True)
     text = (ALERTMANAGER_DIR / "alertmanager.yml").read_text(encoding="utf-8")
     for name in secret_files(text):
         content = (secrets or {}).get(name, "unused")
