@@ -20,6 +20,7 @@ from tests.kit.tools import REPO
 PROMETHEUS_DIR = REPO / "deploy" / "prometheus"
 ALERTMANAGER_DIR = REPO / "deploy" / "alertmanager"
 RULES_DIR = REPO / "rules"
+RULE_FILES = [RULES_DIR / "recording.yml", RULES_DIR / "alerts.yml"]
 EXPORTER_ADDRESS = "chm-exporter:9840"
 ALERTMANAGER_ADDRESS = "alertmanager:9093"
 SECRETS_DIR = "/run/secrets"
@@ -92,3 +93,12 @@ def secret_files(config_text: str) -> list[str]:
             continue
         names.append(line.split(SECRETS_DIR + "/", 1)[1].split()[0].strip("\"'"))
     return sorted(set(names))
+
+
+def rules(kind: str) -> list[dict[str, Any]]:
+    """Every rule of `kind` ("alert" or "record") in the rule files, with its group name."""
+    found = []
+    for path in RULE_FILES:
+        for group in load_yaml(path)["groups"]:
+            found += [{**rule, "group": group["name"]} for rule in group["rules"] if kind in rule]
+    return found

@@ -15,10 +15,9 @@ from typing import Any
 
 import pytest
 
-from tests.kit.layout import RULES_DIR, load_yaml
+from tests.kit.layout import RULE_FILES, RULES_DIR, load_yaml, rules
 from tests.kit.tools import REPO, output, run
 
-RULE_FILES = [RULES_DIR / "recording.yml", RULES_DIR / "alerts.yml"]
 TEST_FILES = sorted((RULES_DIR / "tests").glob("*.test.yml"))
 RUNBOOK = REPO / "docs" / "runbook.md"
 SEVERITIES = {"critical", "warning", "info", "none"}
@@ -28,15 +27,6 @@ THRESHOLD_ROW = re.compile(r"^# threshold:(?P<name>[a-z_]+)\s+(?P<value>-?[0-9.]
 #: a literal followed by a comment naming its threshold: `> 0.90  # cpu_high`
 THRESHOLD_USE = re.compile(r"(?P<value>-?[0-9][0-9.]*)\)*,?\s+#\s*(?P<name>[a-z_]+)\s*$", re.M)
 LEVEL_METRIC_OPERATIONS = re.compile(r"^[a-z][a-z_]*:[a-z][a-z0-9_]*:[a-z][a-z0-9_]*$")
-
-
-def rules(kind: str) -> list[dict[str, Any]]:
-    """Every rule of `kind` ("alert" or "record") in the rule files, with its group name."""
-    found = []
-    for path in RULE_FILES:
-        for group in load_yaml(path)["groups"]:
-            found += [{**rule, "group": group["name"]} for rule in group["rules"] if kind in rule]
-    return found
 
 
 def alert_cases() -> list[dict[str, Any]]:
