@@ -1,0 +1,443 @@
+#!/usr/bin/env python3
+"""Generate the CHM Grafana dashboards (dashboards/*.json) from the definitions below.
+
+Run `python3 dashboards/generate.py` after editing; tests/kit/test_dashboards.py fails when a
+JSON file differs from what this script writes. Standard library only. The JSON is for
+Grafana 10 and later: the datasource is the ${datasource} variable (no fixed uid), rates use
+$__rate_interval, and every panel sets its unit.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+DS = {"type": "prometheus", "uid": "${datasource}"}
+SCHEMA_VERSION = 39
+DEVICE = 'instance="$instance"'
+DEVICES = 'instance=~"$instance"'
+IFACES = 'instance="$instance", ifname=~"$ifname"'
+EXPORTERS = 'job="chm_exporter", instance=~"$exporter"'
+UP_DOWN = [
+    {
+        "type": "value",
+        "options": {
+            "0": {"text": "down", "color": "red", "index": 0},
+            "1": {"text": "up", "color": "green", "index": 1},
+        },
+    }
+]
+
+
+def target(expr: str, legend: str = "", *, instant: bool = False, ref: str = "A") -> dict[str, Any]:
+    t: dict[str, Any] = {"datasource": DS, "expr": expr, "refId": ref}
+    if instant:
+        t.update(instant=True, range=False, format="table")
+    else:
+        t.update(legendFormat=legend or "__auto", range=True)
+    return t
+
+
+def panel(
+    kind: str,
+    title: str,
+    targets: list[dict[str, Any]],
+    unit: str,
+    *,
+    w: int = 12,
+    h: int = 8,
+    description: str = "",
+    mappings: list[dict[str, Any]] | None = None,
+    thresholds: list[tuple[float | None, str]] | None = None,
+    overrides: list[dict[str, Any]] | None = None,
+    options: dict[str, Any] | None = None,
+    transformations: list[dict[str, Any]] | None = None,
+    minmax: tuple[float | None, float | None] = (None, None),
+) -> dict[str, Any]:
+    for i, t in enumerate(targets):
+        t["refId"] = chr(ord("A") + i)
+    steps = [{"color": c, "value": v} for v, c in (thresholds or [(None, "green")])]
+    defaults: dict[str, Any] = {
+        "unit": unit,
+        "mappings": mappings or [],
+        "thresholds": {"mode": "absolute", "steps": steps},
+        "color": {"mode": "thresholds" if kind in {"stat", "bargauge"} else "palette-classic"},
+    }
+    if minmax[0] is not None:
+        defaults["min"] = minmax[0]
+    if minmax[1] is not None:
+        defaults["max"] = minmax[1]
+    p: dict[str, Any] = {
+        "type": kind,
+        "title": title,
+        "description": description,
+        "datasource": DS,
+        "targets": targets,
+        "fieldConfig": {"defaults": defaults, "overrides": overrides or []},
+        "options": options or {},
+        "_size": (w, h),
+    }
+    if transformations:
+        p["transformations"] = transformations
+    return p
+
+
+def timeseries(title: str, targets: list[dict[str, Any]], unit: str, **kw: Any) -> dict[str, Any]:
+    kw.setdefault("options", {"legend": {"displayMode": "list", "placement": "bottom"}, "tooltip": {"mode": "multi", "sort": "desc"}})
+    return panel("timeseries", title, targets, unit, **kw)
+
+
+def stat(title: str, expr: str, unit: str, **kw: Any) -> dict[str, Any]:
+    kw.setdefault("w", 4)
+    kw.setdefault("h", 4)
+    kw.setdefault("options", {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}, "colorMode": "value", "graphMode": "none"})
+    return panel("stat", title, [target(expr)], unit, **kw)
+
+
+def table(title: str, targets: list[dict[str, Any]], unit: str, **kw: Any) -> dict[str, Any]:
+    kw.setdefault("options", {"showHeader": True, "cellHeight": "sm"})
+    kw.setdefault(
+        "transformations",
+        [{"id": "merge", "options": {}}] if len(targets) > 1 else [],
+    )
+    return panel("table", title, targets, unit, **kw)
+
+
+def hide_columns(*names: str) -> dict[str, Any]:
+    return {
+        "id": "organize",
+        "options": {"excludeByName": {n: True for n in ("Time", "__name__", *names)}},
+    }
+
+
+def unit_of(field: str, unit: str, display: str = "") -> dict[str, Any]:
+    props: list[dict[str, Any]] = [{"id": "unit", "value": unit}]
+    if display:
+        props.append({"id": "displayName", "value": display})
+    return {"matcher": {"id": "byName", "options": field}, "properties": props}
+
+
+def datasource_variable() -> dict[str, Any]:
+    return {
+        "type": "datasource",
+        "name": "datasource",
+        "label": "Data source",
+        "query": "prometheus",
+        "current": {},
+        "hide": 0,
+        "refresh": 1,
+        "regex": "",
+        "options": [],
+    }
+
+
+def query_variable(name: str, label: str, query: str, *, multi: bool = False) -> dict[str, Any]:
+    v: dict[str, Any] = {
+        "type": "query",
+        "name": name,
+        "label": label,
+        "datasource": DS,
+        "query": {"query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
+        "definition": query,
+        "current": {},
+        "hide": 0,
+        "refresh": 2,
+        "regex": "",
+        "sort": 1,
+        "multi": multi,
+        "includeAll": multi,
+        "options": [],
+    }
+    if multi:
+        v["allValue"] = ".*"
+    return v
+
+
+def layout(panels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Place panels left to right, wrapping at Grafana's 24 columns."""
+    x = y = row_h = 0
+    for i, p in enumerate(panels, 1):
+        w, h = p.pop("_size")
+        if x + w > 24:
+            x, y, row_h = 0, y + row_h, 0
+        p["id"] = i
+        p["gridPos"] = {"x": x, "y": y, "w": w, "h": h}
+        x += w
+        row_h = max(row_h, h)
+    return panels
+
+
+def links() -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "dashboards",
+            "tags": ["chm"],
+            "asDropdown": True,
+            "title": "CHM dashboards",
+            "includeVars": True,
+            "keepTime": True,
+        }
+    ]
+
+
+def dashboard(uid: str, title: str, description: str, variables: list[dict[str, Any]], panels: list[dict[str, Any]], refresh: str = "1m") -> dict[str, Any]:
+    return {
+        "uid": uid,
+        "title": title,
+        "description": description,
+        "tags": ["chm"],
+        "editable": True,
+        "graphTooltip": 1,
+        "schemaVersion": SCHEMA_VERSION,
+        "version": 1,
+        "refresh": refresh,
+        "time": {"from": "now-6h", "to": "now"},
+        "timezone": "browser",
+        "links": links(),
+        "annotations": {"list": []},
+        "templating": {"list": [datasource_variable(), *variables]},
+        "panels": layout(panels),
+    }
+
+
+def fleet() -> dict[str, Any]:
+    return dashboard(
+        "chm-fleet-overview",
+        "CHM fleet overview",
+        "Devices up and down by vendor, the worst CPU, temperature and utilisation, firing alerts.",
+        [],
+        [
+            stat("Devices up", 'sum(vendor_state:chm_devices:count{state="up"}) or vector(0)', "none"),
+            stat("Devices down", 'sum(vendor_state:chm_devices:count{state="down"}) or vector(0)', "none", thresholds=[(None, "green"), (1, "red")]),
+            stat("Firing alerts", 'count(ALERTS{alertstate="firing", alertname=~"Chm.*"}) or vector(0)', "none", thresholds=[(None, "green"), (1, "orange")]),
+            stat("Critical alerts", 'count(ALERTS{alertstate="firing", alertname=~"Chm.*", severity="critical"}) or vector(0)', "none", thresholds=[(None, "green"), (1, "red")]),
+            stat("Fleet availability (30 d)", "avg(instance:chm_device_availability:avg_over_time30d)", "percentunit", thresholds=[(None, "red"), (0.999, "green")], options={"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}, "colorMode": "value", "graphMode": "none", "text": {}}),
+            stat("Devices rebooted (24 h)", "count(chm_device_uptime_seconds < 86400) or vector(0)", "none", thresholds=[(None, "green"), (1, "orange")]),
+            table("Devices by vendor and state", [target("vendor_state:chm_devices:count", instant=True)], "none", w=8, transformations=[hide_columns(), {"id": "groupingToMatrix", "options": {"columnField": "state", "rowField": "vendor", "valueField": "Value"}}]),
+            timeseries("Devices down by vendor", [target('sum by (vendor) (vendor_state:chm_devices:count{state="down"})', "{{vendor}}")], "none", w=16),
+            table("Busiest CPUs", [target("topk(10, instance:chm_cpu_utilization:max)", instant=True)], "percentunit", w=8, transformations=[hide_columns(), {"id": "sortBy", "options": {"sort": [{"field": "Value", "desc": True}]}}]),
+            table("Hottest devices", [target("topk(10, instance:chm_temperature_celsius:max)", instant=True)], "celsius", w=8, transformations=[hide_columns(), {"id": "sortBy", "options": {"sort": [{"field": "Value", "desc": True}]}}]),
+            table("Busiest interfaces (per device)", [target("topk(10, instance:chm_interface_utilization:max_ratio_rate5m)", instant=True)], "percentunit", w=8, transformations=[hide_columns(), {"id": "sortBy", "options": {"sort": [{"field": "Value", "desc": True}]}}]),
+            table("Firing alerts", [target('ALERTS{alertstate="firing", alertname!="Watchdog"}', instant=True)], "none", w=24, h=10, transformations=[hide_columns("Value", "alertstate")]),
+        ],
+    )
+
+
+def device() -> dict[str, Any]:
+    return dashboard(
+        "chm-device-detail",
+        "CHM device detail",
+        "One device: identity, reachability, CPU, memory, environment, interfaces, neighbours.",
+        [query_variable("instance", "Device", 'label_values(probe_success{prober!=""}, instance)')],
+        [
+            table("Device", [target(f"chm_device_info{{{DEVICE}}}", instant=True)], "none", w=24, h=4, transformations=[hide_columns("Value", "job")]),
+            stat("Ping", f'probe_success{{{DEVICE}, prober="icmp"}}', "none", mappings=UP_DOWN),
+            stat("SNMP", f'probe_success{{{DEVICE}, prober="snmp"}}', "none", mappings=UP_DOWN),
+            stat("Uptime", f"chm_device_uptime_seconds{{{DEVICE}}}", "s", thresholds=[(None, "orange"), (600, "green")]),
+            stat("Availability (30 d)", f"instance:chm_device_availability:avg_over_time30d{{{DEVICE}}}", "percentunit", thresholds=[(None, "red"), (0.999, "green")]),
+            stat("Packet loss (10 m)", f"instance:chm_icmp_packet_loss:ratio10m{{{DEVICE}}}", "percentunit", thresholds=[(None, "green"), (0.2, "red")]),
+            stat("Neighbours", f"count(chm_neighbor_info{{{DEVICE}}}) or vector(0)", "none"),
+            timeseries("CPU", [target(f"chm_cpu_utilization_ratio{{{DEVICE}}}", "{{cpu}}")], "percentunit", w=8, minmax=(0, 1)),
+            timeseries("Memory used", [target(f"instance_pool:chm_memory_utilization:ratio{{{DEVICE}}}", "{{pool}}")], "percentunit", w=8, minmax=(0, 1)),
+            timeseries(
+                "Temperature",
+                [
+                    target(f"chm_temperature_celsius{{{DEVICE}}}", "{{sensor}}"),
+                    target(f'chm_temperature_threshold_celsius{{{DEVICE}, level="warning"}}', "{{sensor}} warning threshold"),
+                ],
+                "celsius",
+                w=8,
+            ),
+            table("Fans", [target(f"chm_fan_up{{{DEVICE}}}", instant=True)], "none", w=6, mappings=UP_DOWN, transformations=[hide_columns("instance", "job")]),
+            table("Power supplies", [target(f"chm_psu_up{{{DEVICE}}}", instant=True)], "none", w=6, mappings=UP_DOWN, transformations=[hide_columns("instance", "job")]),
+            timeseries(
+                "Ping round-trip time",
+                [target(f'probe_icmp_rtt_seconds{{{DEVICE}, stat=~"min|avg|max"}}', "{{stat}}")],
+                "s",
+                w=6,
+            ),
+            timeseries("Probe duration", [target(f"probe_duration_seconds{{{DEVICE}}}", "{{prober}}")], "s", w=6),
+            table(
+                "Interfaces",
+                [
+                    target(f"chm_interface_admin_up{{{DEVICE}}}", instant=True),
+                    target(f"chm_interface_up{{{DEVICE}}}", instant=True),
+                    target(f"chm_interface_speed_bits_per_second{{{DEVICE}}}", instant=True),
+                    target(f"instance_interface:chm_interface_receive_bits:rate5m{{{DEVICE}}}", instant=True),
+                    target(f"instance_interface:chm_interface_transmit_bits:rate5m{{{DEVICE}}}", instant=True),
+                ],
+                "none",
+                w=24,
+                h=12,
+                overrides=[
+                    unit_of("Value #A", "none", "Admin"),
+                    unit_of("Value #B", "none", "Oper"),
+                    unit_of("Value #C", "bps", "Speed"),
+                    unit_of("Value #D", "bps", "Receive"),
+                    unit_of("Value #E", "bps", "Transmit"),
+                ],
+                mappings=UP_DOWN,
+                transformations=[{"id": "merge", "options": {}}, hide_columns("instance", "job")],
+            ),
+            table("Neighbours", [target(f"chm_neighbor_info{{{DEVICE}}}", instant=True)], "none", w=24, h=8, transformations=[hide_columns("Value", "instance", "job")]),
+        ],
+    )
+
+
+def interfaces() -> dict[str, Any]:
+    def both(expr: str, legend: str = "{{ifname}}") -> list[dict[str, Any]]:
+        return [
+            target(expr.format(dir="receive"), f"{legend} receive"),
+            target(expr.format(dir="transmit"), f"{legend} transmit"),
+        ]
+
+    return dashboard(
+        "chm-interfaces",
+        "CHM interfaces",
+        "Traffic, utilisation, errors, discards, packets and optics of one device's interfaces.",
+        [
+            query_variable("instance", "Device", "label_values(chm_interface_up, instance)"),
+            query_variable("ifname", "Interface", 'label_values(chm_interface_up{instance="$instance"}, ifname)', multi=True),
+        ],
+        [
+            timeseries("Receive traffic", [target(f"rate(chm_interface_receive_bytes_total{{{IFACES}}}[$__rate_interval]) * 8", "{{ifname}}")], "bps"),
+            timeseries("Transmit traffic", [target(f"rate(chm_interface_transmit_bytes_total{{{IFACES}}}[$__rate_interval]) * 8", "{{ifname}}")], "bps"),
+            timeseries("Utilisation (5 m)", both(f"instance_interface:chm_interface_{{dir}}_utilization:ratio_rate5m{{{{{IFACES}}}}}"), "percentunit", w=24, minmax=(0, 1), thresholds=[(None, "green"), (0.9, "red")]),
+            timeseries("Errors", both(f"rate(chm_interface_{{dir}}_errors_total{{{{{IFACES}}}}}[$__rate_interval])"), "pps"),
+            timeseries("Discards", both(f"rate(chm_interface_{{dir}}_discards_total{{{{{IFACES}}}}}[$__rate_interval])"), "pps"),
+            timeseries("Packets by cast", both(f"sum by (ifname, cast) (rate(chm_interface_{{dir}}_packets_total{{{{{IFACES}}}}}[$__rate_interval]))", "{{ifname}} {{cast}}"), "pps", w=24),
+            timeseries("Optical receive power", [target(f"chm_optic_rx_power_dbm{{{IFACES}}}", "{{ifname}} lane {{lane}}")], "dBm", w=8),
+            timeseries("Optical transmit power", [target(f"chm_optic_tx_power_dbm{{{IFACES}}}", "{{ifname}} lane {{lane}}")], "dBm", w=8),
+            timeseries("Laser bias current", [target(f"chm_optic_bias_current_amperes{{{IFACES}}}", "{{ifname}} lane {{lane}}")], "amp", w=8),
+            panel("state-timeline", "Operational state", [target(f"chm_interface_up{{{IFACES}}}", "{{ifname}}")], "none", w=24, mappings=UP_DOWN, options={"showValue": "never", "mergeValues": True, "rowHeight": 0.8}),
+        ],
+    )
+
+
+def availability() -> dict[str, Any]:
+    objective = "0.999"
+    return dashboard(
+        "chm-availability",
+        "CHM availability and SLA",
+        f"Device availability (answered any CHM prober) against the {objective} objective over 30 days.",
+        [query_variable("instance", "Device", "label_values(instance:chm_device_up:max, instance)", multi=True)],
+        [
+            stat("Fleet availability (30 d)", f"avg(instance:chm_device_availability:avg_over_time30d{{{DEVICES}}})", "percentunit", w=6, thresholds=[(None, "red"), (float(objective), "green")]),
+            stat("Fleet availability (1 d)", f"avg(instance:chm_device_availability:avg_over_time1d{{{DEVICES}}})", "percentunit", w=6, thresholds=[(None, "red"), (float(objective), "green")]),
+            stat("Devices below objective (30 d)", f"count(instance:chm_device_availability:avg_over_time30d{{{DEVICES}}} < {objective}) or vector(0)", "none", w=6, thresholds=[(None, "green"), (1, "red")]),
+            stat("Budget burn alerts firing", 'count(ALERTS{alertname="ChmAvailabilityBudgetBurn", alertstate="firing"}) or vector(0)', "none", w=6, thresholds=[(None, "green"), (1, "red")]),
+            table(
+                "Availability per device",
+                [
+                    target(f"instance:chm_device_availability:avg_over_time1d{{{DEVICES}}}", instant=True),
+                    target(f"instance:chm_device_availability:avg_over_time30d{{{DEVICES}}}", instant=True),
+                    target(f"1 - (1 - instance:chm_device_availability:avg_over_time30d{{{DEVICES}}}) / (1 - {objective})", instant=True),
+                    target(f"avg_over_time(instance:chm_device_up:max{{{DEVICES}}}[$__range])", instant=True),
+                ],
+                "percentunit",
+                w=24,
+                h=10,
+                overrides=[
+                    unit_of("Value #A", "percentunit", "1 day"),
+                    unit_of("Value #B", "percentunit", "30 days"),
+                    unit_of("Value #C", "percentunit", "Error budget left (30 d)"),
+                    unit_of("Value #D", "percentunit", "Selected range"),
+                ],
+                transformations=[{"id": "merge", "options": {}}, hide_columns(), {"id": "sortBy", "options": {"sort": [{"field": "Value #B"}]}}],
+            ),
+            timeseries("Availability (1 h window)", [target(f"instance:chm_device_availability:avg_over_time1h{{{DEVICES}}}", "{{instance}}")], "percentunit", w=12, minmax=(None, 1)),
+            timeseries(
+                "Error budget burn rate (1 h)",
+                [target(f"(1 - instance:chm_device_availability:avg_over_time1h{{{DEVICES}}}) / (1 - {objective})", "{{instance}}")],
+                "none",
+                w=12,
+                description="1 = spending the budget exactly over 30 days; 14.4 pages (2 % of the budget in an hour).",
+                thresholds=[(None, "green"), (1, "orange"), (14.4, "red")],
+            ),
+            panel("state-timeline", "Up and down", [target(f"instance:chm_device_up:max{{{DEVICES}}}", "{{instance}}")], "none", w=24, h=10, mappings=UP_DOWN, options={"showValue": "never", "mergeValues": True, "rowHeight": 0.8}),
+        ],
+    )
+
+
+def exporter() -> dict[str, Any]:
+    rate = "[$__rate_interval]"
+    return dashboard(
+        "chm-exporter",
+        "CHM exporter",
+        "The exporter itself: probes, durations, SNMP packets, bad requests, config reloads, process.",
+        [query_variable("exporter", "Exporter", 'label_values(up{job="chm_exporter"}, instance)', multi=True)],
+        [
+            stat("Exporters up", f"sum(up{{{EXPORTERS}}})", "none", w=6, thresholds=[(None, "red"), (1, "green")]),
+            stat("Probes in flight", f"sum(chm_exporter_probes_in_flight{{{EXPORTERS}}})", "none", w=6),
+            stat("Config reload", f"min(chm_exporter_config_last_reload_successful{{{EXPORTERS}}})", "none", w=6, mappings=[{"type": "value", "options": {"0": {"text": "failed", "color": "red", "index": 0}, "1": {"text": "ok", "color": "green", "index": 1}}}]),
+            stat("Last good reload", f"max(chm_exporter_config_last_reload_success_timestamp_seconds{{{EXPORTERS}}}) * 1000", "dateTimeFromNow", w=6),
+            timeseries("Probes by result", [target(f"sum by (prober, result) (rate(chm_exporter_probes_total{{{EXPORTERS}}}{rate}))", "{{prober}} {{result}}")], "reqps"),
+            timeseries(
+                "Probe failure ratio by module",
+                [target(f'sum by (module) (rate(chm_exporter_probes_total{{{EXPORTERS}, result="failure"}}{rate})) / sum by (module) (rate(chm_exporter_probes_total{{{EXPORTERS}}}{rate}))', "{{module}}")],
+                "percentunit",
+                minmax=(0, 1),
+            ),
+            timeseries(
+                "Probe duration",
+                [
+                    target(f"histogram_quantile({q}, sum by (le, prober) (rate(chm_exporter_probe_duration_seconds_bucket{{{EXPORTERS}}}{rate})))", f"{{{{prober}}}} p{int(float(q) * 100)}")
+                    for q in ("0.5", "0.95", "0.99")
+                ],
+                "s",
+            ),
+            timeseries(
+                "Scrape duration of the probe jobs",
+                [target('max by (job) (scrape_duration_seconds{job=~"chm_snmp|chm_icmp"})', "{{job}} max")],
+                "s",
+                description="Compare with the jobs' scrape_timeout: probes that end at the deadline return partial data.",
+            ),
+            timeseries(
+                "SNMP packets",
+                [
+                    target(f"sum(rate(chm_exporter_snmp_packets_sent_total{{{EXPORTERS}}}{rate}))", "sent"),
+                    target(f"sum(rate(chm_exporter_snmp_retries_total{{{EXPORTERS}}}{rate}))", "retries"),
+                    target(f"sum(rate(chm_exporter_snmp_timeouts_total{{{EXPORTERS}}}{rate}))", "timeouts"),
+                ],
+                "pps",
+            ),
+            timeseries("Invalid requests by reason", [target(f"sum by (reason) (rate(chm_exporter_invalid_requests_total{{{EXPORTERS}}}{rate}))", "{{reason}}")], "reqps"),
+            timeseries("CPU", [target(f"rate(process_cpu_seconds_total{{{EXPORTERS}}}{rate})", "{{instance}}")], "percentunit", w=8),
+            timeseries("Resident memory", [target(f"process_resident_memory_bytes{{{EXPORTERS}}}", "{{instance}}")], "bytes", w=8),
+            timeseries(
+                "Open file descriptors",
+                [
+                    target(f"process_open_fds{{{EXPORTERS}}}", "{{instance}} open"),
+                    target(f"process_max_fds{{{EXPORTERS}}}", "{{instance}} limit"),
+                ],
+                "none",
+                w=8,
+            ),
+        ],
+    )
+
+
+DASHBOARDS = {
+    "chm-fleet-overview.json": fleet,
+    "chm-device-detail.json": device,
+    "chm-interfaces.json": interfaces,
+    "chm-availability.json": availability,
+    "chm-exporter.json": exporter,
+}
+
+
+def render(name: str) -> str:
+    """The JSON text of one dashboard, as written to dashboards/<name>."""
+    return json.dumps(DASHBOARDS[name](), indent=2, ensure_ascii=False) + "\n"
+
+
+def main() -> None:
+    for name in DASHBOARDS:
+        (HERE / name).write_text(render(name), encoding="utf-8")
+        print(f"wrote dashboards/{name}")
+
+
+if __name__ == "__main__":
+    main()
