@@ -3,17 +3,23 @@ each value recomputed by hand from the .snmprec file, not from a golden."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import yaml
 from aiohttp.test_utils import TestClient
 
 from chm_exporter.config import load_config
 from chm_exporter.server import create_app
 from tests.integration import corpus
-from tests.integration.exposition import parse_exposition
+from tests.integration.harness import (
+    Samples,
+    one,
+    probe_ok,
+    recorded_int,
+    recorded_text,
+    series,
+    write_config,
+)
 from tests.unit.clients import ClientFactory
 
 DEVICES = {
@@ -51,68 +57,27 @@ MODEL = {
     "linux_netsnmp/slackware": "",
     "linux_netsnmp/unknown-006": "",
 }
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 PROC = "1.3.6.1.4.1.9.9.109.1.1.1.1"
 ENVMON = "1.3.6.1.4.1.9.9.13.1"
 ENT_NAME = "1.3.6.1.2.1.47.1.1.1.1.7"
 
 
-def _auth(community: str) -> str:
-    return community.replace("/", "__").replace("-", "_").replace(".", "_")
-
-
 @pytest.fixture(scope="module")
 def vendor_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("vendors_a")
-    config = {
-        "auths": {_auth(c): {"version": "2c", "community": c} for c in DEVICES},
-        "modules": {
-            p: {"snmp": {"profiles": [p], "timeout": 3, "retries": 2}}
-            for p in sorted(set(DEVICES.values()))
-        },
+    modules = {
+        p: {"snmp": {"profiles": [p], "timeout": 3, "retries": 2}}
+        for p in sorted(set(DEVICES.values()))
     }
-    path = folder / "chm.yml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+    return write_config(tmp_path_factory.mktemp("vendors_a"), DEVICES, modules)
 
 
 @pytest.fixture
-async def client(vendor_config: Path, aiohttp_client: ClientFactory) -> AsyncIterator[TestClient]:
+async def client(vendor_config: Path, aiohttp_client: ClientFactory) -> TestClient:
     return await aiohttp_client(create_app(load_config(vendor_config)))
 
 
 async def _probe(client: TestClient, port: int, community: str) -> Samples:
-    resp = await client.get(
-        "/probe",
-        params={
-            "target": f"127.0.0.1:{port}",
-            "module": DEVICES[community],
-            "auth": _auth(community),
-        },
-        headers={"X-Prometheus-Scrape-Timeout-Seconds": "30"},
-    )
-    assert resp.status == 200
-    text = await resp.text()
-    samples = parse_exposition(text)
-    assert samples[("probe_success", (("prober", "snmp"),))] == 1, text[:2000]
-    return samples
-
-
-def _series(samples: Samples, name: str) -> dict[tuple[tuple[str, str], ...], float]:
-    return {labels: v for (n, labels), v in samples.items() if n == name}
-
-
-def _one(samples: Samples, name: str, **labels: str) -> float:
-    return samples[(name, tuple(sorted(labels.items())))]
-
-
-def _text(community: str, oid: str) -> str:
-    kind, value = corpus.recording(community)[oid]
-    return bytes.fromhex(value).decode() if kind == "4x" else value
-
-
-def _int(community: str, oid: str) -> int:
-    return int(corpus.recording(community)[oid][1])
+    return await probe_ok(client, port, community, DEVICES[community])
 
 
 @pytest.mark.parametrize("community", sorted(DEVICES))
@@ -120,7 +85,7 @@ async def test_device_info_vendor_platform_model(
     client: TestClient, snmpsim_server, community: str
 ) -> None:  # type: ignore[no-untyped-def]
     samples = await _probe(client, snmpsim_server.port, community)
-    (info,) = [dict(k) for k in _series(samples, "chm_device_info")]
+    (info,) = [dict(k) for k in series(samples, "chm_device_info")]
     assert (info["vendor"], info["platform"]) == PLATFORM[DEVICES[community]]
     assert info["model"] == MODEL[community]
 
@@ -129,45 +94,45 @@ async def test_ios_2960x_values(client: TestClient, snmpsim_server) -> None:  # 
     community = "cisco_ios/ios_2960x"
     samples = await _probe(client, snmpsim_server.port, community)
     # cpmCPUTotal1minRev 63 % of the CPU with no physical entity (index 0).
-    assert _int(community, f"{PROC}.2.1") == 0
+    assert recorded_int(community, f"{PROC}.2.1") == 0
     assert (
-        _one(samples, "chm_cpu_utilization_ratio", cpu="CPU")
-        == _int(community, f"{PROC}.7.1") / 100
+        one(samples, "chm_cpu_utilization_ratio", cpu="CPU")
+        == recorded_int(community, f"{PROC}.7.1") / 100
     )
     # ciscoMemoryPool "Processor" (bytes).
-    assert _text(community, "1.3.6.1.4.1.9.9.48.1.1.1.2.1") == "Processor"
+    assert recorded_text(community, "1.3.6.1.4.1.9.9.48.1.1.1.2.1") == "Processor"
     pool = {"pool": "Processor"}
-    assert _one(samples, "chm_memory_used_bytes", **pool) == _int(
+    assert one(samples, "chm_memory_used_bytes", **pool) == recorded_int(
         community, "1.3.6.1.4.1.9.9.48.1.1.1.5.1"
     )
-    assert _one(samples, "chm_memory_free_bytes", **pool) == _int(
+    assert one(samples, "chm_memory_free_bytes", **pool) == recorded_int(
         community, "1.3.6.1.4.1.9.9.48.1.1.1.6.1"
     )
     # ENVMON temperature of entity 1008, named by its entPhysicalName, with its threshold.
-    sensor = _text(community, f"{ENT_NAME}.1008")
-    assert _one(samples, "chm_temperature_celsius", sensor=sensor) == _int(
+    sensor = recorded_text(community, f"{ENT_NAME}.1008")
+    assert one(samples, "chm_temperature_celsius", sensor=sensor) == recorded_int(
         community, f"{ENVMON}.3.1.3.1008"
     )
-    assert _one(
+    assert one(
         samples, "chm_temperature_threshold_celsius", sensor=sensor, level="shutdown"
-    ) == _int(community, f"{ENVMON}.3.1.4.1008")
+    ) == recorded_int(community, f"{ENVMON}.3.1.4.1008")
     # Fans and supplies: every recorded row normal(1) -> up.
-    fans = _series(samples, "chm_fan_up")
+    fans = series(samples, "chm_fan_up")
     assert len(fans) == len(corpus.column(community, f"{ENVMON}.4.1.3")) == 3
     assert all(v == 1 and dict(k)["state"] == "normal" for k, v in fans.items())
-    assert len(_series(samples, "chm_psu_up")) == 3
+    assert len(series(samples, "chm_psu_up")) == 3
     # CDP neighbours: one series per cdpCacheTable row, local port by ifName.
-    cdp = [dict(k) for k in _series(samples, "chm_neighbor_info")]
+    cdp = [dict(k) for k in series(samples, "chm_neighbor_info")]
     assert len(cdp) == len(corpus.column(community, "1.3.6.1.4.1.9.9.23.1.2.1.1.6")) == 7
     assert {"local_ifname": "Gi1/0/52", "remote_port": "GigabitEthernet1/0/3"}.items() <= next(
         n for n in cdp if n["local_ifname"] == "Gi1/0/52"
     ).items()
     # DOM: entity 1067 "Gi1/0/52 Receive Power Sensor", -47 at precision 1 -> -4.7 dBm.
-    assert _text(community, f"{ENT_NAME}.1067").startswith("Gi1/0/52 Receive")
-    rx = _int(community, "1.3.6.1.4.1.9.9.91.1.1.1.1.4.1067") / 10
-    assert _one(samples, "chm_optic_rx_power_dbm", ifname="Gi1/0/52", lane="1") == rx
+    assert recorded_text(community, f"{ENT_NAME}.1067").startswith("Gi1/0/52 Receive")
+    rx = recorded_int(community, "1.3.6.1.4.1.9.9.91.1.1.1.1.4.1067") / 10
+    assert one(samples, "chm_optic_rx_power_dbm", ifname="Gi1/0/52", lane="1") == rx
     # StackWise: three members ready(4).
-    stack = _series(samples, "chm_stack_member_up")
+    stack = series(samples, "chm_stack_member_up")
     assert sorted(stack.values()) == [1, 1, 1]
 
 
@@ -175,21 +140,22 @@ async def test_iosxe_c9600_enhanced_mempool_and_sensor(client: TestClient, snmps
     community = "cisco_ios/iosxe_c9600-svl"
     samples = await _probe(client, snmpsim_server.port, community)
     emp = "1.3.6.1.4.1.9.9.221.1.1.1.1"
-    assert _text(community, f"{emp}.3.3000.1") == "Processor"
-    used = _int(community, f"{emp}.18.3000.1")
-    assert _one(samples, "chm_memory_used_bytes", pool="Processor") == used
-    assert _one(samples, "chm_memory_free_bytes", pool="Processor") == _int(
+    assert recorded_text(community, f"{emp}.3.3000.1") == "Processor"
+    used = recorded_int(community, f"{emp}.18.3000.1")
+    assert one(samples, "chm_memory_used_bytes", pool="Processor") == used
+    assert one(samples, "chm_memory_free_bytes", pool="Processor") == recorded_int(
         community, f"{emp}.20.3000.1"
     )
     # CPU named by the entPhysicalName of cpmCPUTotalPhysicalIndex.
-    phys = _int(community, f"{PROC}.2.24")
-    cpu = _text(community, f"{ENT_NAME}.{phys}")
+    phys = recorded_int(community, f"{PROC}.2.24")
+    cpu = recorded_text(community, f"{ENT_NAME}.{phys}")
     assert (
-        _one(samples, "chm_cpu_utilization_ratio", cpu=cpu) == _int(community, f"{PROC}.7.24") / 100
+        one(samples, "chm_cpu_utilization_ratio", cpu=cpu)
+        == recorded_int(community, f"{PROC}.7.24") / 100
     )
     # One temperature from both ENVMON and ENTITY-SENSOR (same entity): one series.
-    name = _text(community, f"{ENT_NAME}.1001")
-    temps = [dict(k)["sensor"] for k in _series(samples, "chm_temperature_celsius")]
+    name = recorded_text(community, f"{ENT_NAME}.1001")
+    temps = [dict(k)["sensor"] for k in series(samples, "chm_temperature_celsius")]
     assert temps.count(name) == 1
     assert len(temps) == len(set(temps))
 
@@ -197,31 +163,34 @@ async def test_iosxe_c9600_enhanced_mempool_and_sensor(client: TestClient, snmps
 async def test_nxos_n3k_values(client: TestClient, snmpsim_server) -> None:  # type: ignore[no-untyped-def]
     community = "cisco_nxos/nxos_n3k-3064pq"
     samples = await _probe(client, snmpsim_server.port, community)
-    cpu = _text(community, f"{ENT_NAME}.{_int(community, f'{PROC}.2.22')}")
+    cpu = recorded_text(community, f"{ENT_NAME}.{recorded_int(community, f'{PROC}.2.22')}")
     assert (
-        _one(samples, "chm_cpu_utilization_ratio", cpu=cpu) == _int(community, f"{PROC}.7.22") / 100
+        one(samples, "chm_cpu_utilization_ratio", cpu=cpu)
+        == recorded_int(community, f"{PROC}.7.22") / 100
     )
     # cpmCPUMemoryUsed / Free (no HC columns here) are KB.
     assert (
-        _one(samples, "chm_memory_used_bytes", pool=cpu) == _int(community, f"{PROC}.12.22") * 1024
+        one(samples, "chm_memory_used_bytes", pool=cpu)
+        == recorded_int(community, f"{PROC}.12.22") * 1024
     )
     assert (
-        _one(samples, "chm_memory_free_bytes", pool=cpu) == _int(community, f"{PROC}.13.22") * 1024
+        one(samples, "chm_memory_free_bytes", pool=cpu)
+        == recorded_int(community, f"{PROC}.13.22") * 1024
     )
     # FRU control: fans up(2), power on(2).
-    fans = _series(samples, "chm_fan_up")
+    fans = series(samples, "chm_fan_up")
     assert len(fans) == len(corpus.column(community, "1.3.6.1.4.1.9.9.117.1.4.1.1.1")) == 2
     assert all(v == 1 and dict(k)["state"] == "up" for k, v in fans.items())
-    psu = _series(samples, "chm_psu_up")
+    psu = series(samples, "chm_psu_up")
     assert [dict(k)["state"] for k in psu] == ["on"]
     # DOM lane sensor: -13187 at scale milli(8) -> -13.187 dBm.
-    assert _text(community, f"{ENT_NAME}.300000013").startswith(
+    assert recorded_text(community, f"{ENT_NAME}.300000013").startswith(
         "Ethernet1/1 Lane 1 Transceiver Rec"
     )
-    rx = _int(community, "1.3.6.1.4.1.9.9.91.1.1.1.1.4.300000013") / 1000
-    assert _one(samples, "chm_optic_rx_power_dbm", ifname="Ethernet1/1", lane="1") == rx
+    rx = recorded_int(community, "1.3.6.1.4.1.9.9.91.1.1.1.1.4.300000013") / 1000
+    assert one(samples, "chm_optic_rx_power_dbm", ifname="Ethernet1/1", lane="1") == rx
     # Neighbours: one LLDP and two CDP.
-    protocols = sorted(dict(k)["protocol"] for k in _series(samples, "chm_neighbor_info"))
+    protocols = sorted(dict(k)["protocol"] for k in series(samples, "chm_neighbor_info"))
     assert protocols == ["cdp", "cdp", "lldp"]
 
 
@@ -229,28 +198,28 @@ async def test_linux_slackware_values(client: TestClient, snmpsim_server) -> Non
     community = "linux_netsnmp/slackware"
     samples = await _probe(client, snmpsim_server.port, community)
     assert (
-        _one(samples, "chm_cpu_utilization_ratio", cpu="768")
-        == _int(community, "1.3.6.1.2.1.25.3.3.1.2.768") / 100
+        one(samples, "chm_cpu_utilization_ratio", cpu="768")
+        == recorded_int(community, "1.3.6.1.2.1.25.3.3.1.2.768") / 100
     )
     # hrStorage "Physical memory" (hrStorageRam): used x units, (size - used) x units.
     hr = "1.3.6.1.2.1.25.2.3.1"
-    units = _int(community, f"{hr}.4.1")
+    units = recorded_int(community, f"{hr}.4.1")
     assert (
-        _one(samples, "chm_memory_used_bytes", pool="Physical memory")
-        == _int(community, f"{hr}.6.1") * units
+        one(samples, "chm_memory_used_bytes", pool="Physical memory")
+        == recorded_int(community, f"{hr}.6.1") * units
     )
     assert (
-        _one(samples, "chm_memory_free_bytes", pool="Physical memory")
-        == (_int(community, f"{hr}.5.1") - _int(community, f"{hr}.6.1")) * units
+        one(samples, "chm_memory_free_bytes", pool="Physical memory")
+        == (recorded_int(community, f"{hr}.5.1") - recorded_int(community, f"{hr}.6.1")) * units
     )
-    assert _one(samples, "chm_filesystem_size_bytes", mount="/") == _int(
+    assert one(samples, "chm_filesystem_size_bytes", mount="/") == recorded_int(
         community, f"{hr}.5.31"
-    ) * _int(community, f"{hr}.4.31")
+    ) * recorded_int(community, f"{hr}.4.31")
     # UCD: memAvailReal KB, laLoad strings.
     assert (
-        _one(samples, "chm_memory_free_bytes", pool="real")
-        == _int(community, "1.3.6.1.4.1.2021.4.6.0") * 1024
+        one(samples, "chm_memory_free_bytes", pool="real")
+        == recorded_int(community, "1.3.6.1.4.1.2021.4.6.0") * 1024
     )
-    assert _one(samples, "chm_load_average", window="1m") == float(
-        _text(community, "1.3.6.1.4.1.2021.10.1.3.1")
+    assert one(samples, "chm_load_average", window="1m") == float(
+        recorded_text(community, "1.3.6.1.4.1.2021.10.1.3.1")
     )

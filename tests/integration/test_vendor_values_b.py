@@ -3,17 +3,22 @@ the real recordings: each value recomputed by hand from the .snmprec file, not f
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import yaml
 from aiohttp.test_utils import TestClient
 
 from chm_exporter.config import load_config
 from chm_exporter.server import create_app
 from tests.integration import corpus
-from tests.integration.exposition import parse_exposition
+from tests.integration.harness import (
+    Samples,
+    one,
+    probe_ok,
+    recorded_text,
+    series,
+    write_config,
+)
 from tests.unit.clients import ClientFactory
 
 DEVICES = {
@@ -45,61 +50,24 @@ PLATFORM = {
     "extreme_slx": ("extreme", "slxos"),
 }
 JNX = "1.3.6.1.4.1.2636.3.1.13.1"
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-def _auth(community: str) -> str:
-    return community.replace("/", "__").replace("-", "_").replace(".", "_")
 
 
 @pytest.fixture(scope="module")
 def vendor_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("vendors_b")
-    config = {
-        "auths": {_auth(c): {"version": "2c", "community": c} for c in DEVICES},
-        "modules": {
-            p: {"snmp": {"profiles": [p], "timeout": 3, "retries": 2}}
-            for p in sorted(set(DEVICES.values()))
-        },
+    modules = {
+        p: {"snmp": {"profiles": [p], "timeout": 3, "retries": 2}}
+        for p in sorted(set(DEVICES.values()))
     }
-    path = folder / "chm.yml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+    return write_config(tmp_path_factory.mktemp("vendors_b"), DEVICES, modules)
 
 
 @pytest.fixture
-async def client(vendor_config: Path, aiohttp_client: ClientFactory) -> AsyncIterator[TestClient]:
+async def client(vendor_config: Path, aiohttp_client: ClientFactory) -> TestClient:
     return await aiohttp_client(create_app(load_config(vendor_config)))
 
 
 async def _probe(client: TestClient, port: int, community: str) -> Samples:
-    resp = await client.get(
-        "/probe",
-        params={
-            "target": f"127.0.0.1:{port}",
-            "module": DEVICES[community],
-            "auth": _auth(community),
-        },
-        headers={"X-Prometheus-Scrape-Timeout-Seconds": "30"},
-    )
-    assert resp.status == 200
-    text = await resp.text()
-    samples = parse_exposition(text)
-    assert samples[("probe_success", (("prober", "snmp"),))] == 1, text[:2000]
-    return samples
-
-
-def _series(samples: Samples, name: str) -> dict[tuple[tuple[str, str], ...], float]:
-    return {labels: v for (n, labels), v in samples.items() if n == name}
-
-
-def _one(samples: Samples, name: str, **labels: str) -> float:
-    return samples[(name, tuple(sorted(labels.items())))]
-
-
-def _text(community: str, oid: str) -> str:
-    kind, value = corpus.recording(community)[oid]
-    return bytes.fromhex(value).decode() if kind == "4x" else value
+    return await probe_ok(client, port, community, DEVICES[community])
 
 
 @pytest.mark.parametrize("community", sorted(DEVICES))
@@ -107,7 +75,7 @@ async def test_device_info_vendor_and_platform(
     client: TestClient, snmpsim_server, community: str
 ) -> None:  # type: ignore[no-untyped-def]
     samples = await _probe(client, snmpsim_server.port, community)
-    (info,) = [dict(k) for k in _series(samples, "chm_device_info")]
+    (info,) = [dict(k) for k in series(samples, "chm_device_info")]
     assert (info["vendor"], info["platform"]) == PLATFORM[DEVICES[community]]
 
 
@@ -127,33 +95,33 @@ async def test_junos_mx5t_values(client: TestClient, snmpsim_server) -> None:  #
     re_row = rows["9.1.0.0"]
     assert re_row[5] == "Routing Engine"
     # CPU 87 % -> 0.87; memory 2048 MB with jnxOperatingBuffer 39 % used.
-    assert _one(samples, "chm_cpu_utilization_ratio", cpu="Routing Engine") == pytest.approx(
+    assert one(samples, "chm_cpu_utilization_ratio", cpu="Routing Engine") == pytest.approx(
         int(re_row[8]) / 100
     )
     total = int(re_row[15]) * 1024 * 1024
-    used = _one(samples, "chm_memory_used_bytes", pool="Routing Engine")
-    free = _one(samples, "chm_memory_free_bytes", pool="Routing Engine")
+    used = one(samples, "chm_memory_used_bytes", pool="Routing Engine")
+    free = one(samples, "chm_memory_free_bytes", pool="Routing Engine")
     assert used == pytest.approx(total * int(re_row[11]) / 100)
     assert used + free == pytest.approx(total)
-    assert _one(samples, "chm_temperature_celsius", sensor="Routing Engine") == int(re_row[7])
+    assert one(samples, "chm_temperature_celsius", sensor="Routing Engine") == int(re_row[7])
     # Components without a sensor (temp 0) and fan/PIC rows give no CPU/memory/temperature.
-    temps = {dict(k)["sensor"] for k in _series(samples, "chm_temperature_celsius")}
+    temps = {dict(k)["sensor"] for k in series(samples, "chm_temperature_celsius")}
     assert temps == {r[5] for r in rows.values() if r[7] != "0"}
-    cpus = {dict(k)["cpu"] for k in _series(samples, "chm_cpu_utilization_ratio")}
+    cpus = {dict(k)["cpu"] for k in series(samples, "chm_cpu_utilization_ratio")}
     assert "Fan 1" not in cpus
     assert "TFEB Intake temperature sensor" not in cpus
     # Fans are container 4, power supplies container 2; all running.
-    fans = _series(samples, "chm_fan_up")
+    fans = series(samples, "chm_fan_up")
     assert {dict(k)["fan"] for k in fans} == {r[5] for i, r in rows.items() if i.startswith("4.")}
     assert set(fans.values()) == {1}
-    assert _one(samples, "chm_psu_up", psu="PEM 0", state="running") == 1
+    assert one(samples, "chm_psu_up", psu="PEM 0", state="running") == 1
     # Optics: ge-1/0/0 is ifIndex 516, jnxDomCurrentLaneRxLaserPower -2677 (0.01 dBm).
     assert corpus.column(community, "1.3.6.1.2.1.31.1.1.1.1")["516"] == "ge-1/0/0"
     lane = "1.3.6.1.4.1.2636.3.60.1.2.1.1"
-    assert _one(samples, "chm_optic_rx_power_dbm", ifname="ge-1/0/0", lane="0") == pytest.approx(
+    assert one(samples, "chm_optic_rx_power_dbm", ifname="ge-1/0/0", lane="0") == pytest.approx(
         int(corpus.column(community, lane + ".6")["516.0"]) / 100
     )
-    assert _one(
+    assert one(
         samples, "chm_optic_bias_current_amperes", ifname="ge-1/0/0", lane="0"
     ) == pytest.approx(int(corpus.column(community, lane + ".7")["516.0"]) * 1e-6)
     # Empty ports (all-zero DOM rows, no thresholds) give no optic series.
@@ -162,7 +130,7 @@ async def test_junos_mx5t_values(client: TestClient, snmpsim_server) -> None:  #
         for i, v in corpus.column(community, "1.3.6.1.4.1.2636.3.60.1.1.1.1.21").items()
         if v != "0"
     }
-    rx = _series(samples, "chm_optic_rx_power_dbm")
+    rx = series(samples, "chm_optic_rx_power_dbm")
     names = corpus.column(community, "1.3.6.1.2.1.31.1.1.1.1")
     assert {dict(k)["ifname"] for k in rx} == {names[i] for i in present}
 
@@ -175,19 +143,19 @@ async def test_junos_ex4600_four_lane_optic_and_srx_fan_state(
     ifname = corpus.column(community, "1.3.6.1.2.1.31.1.1.1.1")["994"]
     lanes = corpus.column(community, "1.3.6.1.4.1.2636.3.60.1.2.1.1.6")
     for lane in ("0", "1", "2", "3"):
-        got = _one(samples, "chm_optic_rx_power_dbm", ifname=ifname, lane=lane)
+        got = one(samples, "chm_optic_rx_power_dbm", ifname=ifname, lane=lane)
         assert got == pytest.approx(int(lanes[f"994.{lane}"]) / 100)
     # Fan trays repeat the FPC's memory figures: no memory pool for them.
-    pools = {dict(k)["pool"] for k in _series(samples, "chm_memory_used_bytes")}
+    pools = {dict(k)["pool"] for k in series(samples, "chm_memory_used_bytes")}
     assert not any(p.startswith("Fan Tray") for p in pools)
-    assert len(_series(samples, "chm_psu_up")) == 8
+    assert len(series(samples, "chm_psu_up")) == 8
 
     community = "juniper_junos/junos_srx3600"
     samples = await _probe(client, snmpsim_server.port, community)
     rows = _jnx_rows(community)
     assert rows["4.2.1.0"][6] == "5"
-    assert _one(samples, "chm_fan_up", fan="node1 Fan 1", state="runningAtFullSpeed") == 1
-    assert _one(samples, "chm_cpu_utilization_ratio", cpu="node0 Routing Engine 0") == (
+    assert one(samples, "chm_fan_up", fan="node1 Fan 1", state="runningAtFullSpeed") == 1
+    assert one(samples, "chm_cpu_utilization_ratio", cpu="node0 Routing Engine 0") == (
         pytest.approx(int(rows["9.1.0.0"][8]) / 100)
     )
     # The SRX Routing Engines report temperature 0: no sample.
@@ -198,24 +166,24 @@ async def test_arista_thresholds(client: TestClient, snmpsim_server) -> None:  #
     community = "arista_eos/arista_eos"
     samples = await _probe(client, snmpsim_server.port, community)
     index = "100006001"
-    assert _text(community, f"1.3.6.1.2.1.47.1.1.1.1.2.{index}") == "Cpu temp sensor"
+    assert recorded_text(community, f"1.3.6.1.2.1.47.1.1.1.1.2.{index}") == "Cpu temp sensor"
     # entPhySensorScale 9 (units), precision 1: 900 -> 90.0 and 950 -> 95.0 degrees.
     assert corpus.column(community, "1.3.6.1.2.1.99.1.1.1.2")[index] == "9"
     assert corpus.column(community, "1.3.6.1.2.1.99.1.1.1.3")[index] == "1"
     thr = "1.3.6.1.4.1.30065.3.12.1.1.1"
     for col, level in (("3", "warning"), ("4", "critical")):
         expected = int(corpus.column(community, f"{thr}.{col}")[index]) / 10
-        got = _one(
+        got = one(
             samples, "chm_temperature_threshold_celsius", sensor="Cpu temp sensor", level=level
         )
         assert got == pytest.approx(expected)
     # Only temperature sensors (entPhySensorType 8) and no unset (+-1e9) thresholds.
     types = corpus.column(community, "1.3.6.1.2.1.99.1.1.1.1")
-    thresholds = _series(samples, "chm_temperature_threshold_celsius")
+    thresholds = series(samples, "chm_temperature_threshold_celsius")
     # EOS gives both power supplies' sensors one entPhysicalDescr ("Inlet temperature sensor"),
     # with equal thresholds here: they share a series, so count distinct names.
     names = {
-        _text(community, f"1.3.6.1.2.1.47.1.1.1.1.2.{i}")
+        recorded_text(community, f"1.3.6.1.2.1.47.1.1.1.1.2.{i}")
         for i, t in types.items()
         if t == "8" and abs(int(corpus.column(community, f"{thr}.3").get(i, str(10**9)))) < 10**9
     }
@@ -230,11 +198,11 @@ async def test_aruba_cx_8360(client: TestClient, snmpsim_server) -> None:  # typ
     name = corpus.column(community, f"{temp}.5")["1.4.1.2"]
     assert name == "1/1-CPU"
     expected = int(corpus.column(community, f"{temp}.7")["1.4.1.2"]) / 1000
-    assert _one(samples, "chm_temperature_celsius", sensor=name) == pytest.approx(expected)
+    assert one(samples, "chm_temperature_celsius", sensor=name) == pytest.approx(expected)
     psu = "1.3.6.1.4.1.47196.4.1.1.3.11.2.1.1"
     states = corpus.column(community, f"{psu}.4")
     names = corpus.column(community, f"{psu}.3")
-    got = _series(samples, "chm_psu_up")
+    got = series(samples, "chm_psu_up")
     assert got == {
         tuple(sorted({"psu": names[i], "state": s}.items())): (1 if s == "ok" else 0)
         for i, s in states.items()
@@ -245,20 +213,20 @@ async def test_procurve_values(client: TestClient, snmpsim_server) -> None:  # t
     community = "hp_procurve/hpe-procurve-516733-b21"
     samples = await _probe(client, snmpsim_server.port, community)
     rec = corpus.recording(community)
-    assert _one(samples, "chm_cpu_utilization_ratio", cpu="0") == pytest.approx(
+    assert one(samples, "chm_cpu_utilization_ratio", cpu="0") == pytest.approx(
         int(rec["1.3.6.1.4.1.11.2.14.11.5.1.9.6.1.0"][1]) / 100
     )
     mem = "1.3.6.1.4.1.11.2.14.11.5.1.1.2.1.1.1"
-    assert _one(samples, "chm_memory_used_bytes", pool="1") == int(rec[f"{mem}.7.1"][1])
-    assert _one(samples, "chm_memory_free_bytes", pool="1") == int(rec[f"{mem}.6.1"][1])
+    assert one(samples, "chm_memory_used_bytes", pool="1") == int(rec[f"{mem}.7.1"][1])
+    assert one(samples, "chm_memory_free_bytes", pool="1") == int(rec[f"{mem}.6.1"][1])
     # Sensors: 1 fan (type ...8.3.2), 2 power supplies (...8.3.1), all good (4).
-    assert _series(samples, "chm_fan_up") == {(("fan", "Fan Sensor"), ("state", "good")): 1}
-    assert len(_series(samples, "chm_psu_up")) == 2
+    assert series(samples, "chm_fan_up") == {(("fan", "Fan Sensor"), ("state", "good")): 1}
+    assert len(series(samples, "chm_psu_up")) == 2
 
     # procurve_2520: the temperature sensor row is notPresent; the fan is good.
     samples = await _probe(client, snmpsim_server.port, "hp_procurve/procurve_2520")
-    assert _series(samples, "chm_fan_up") == {(("fan", "Fan Sensor"), ("state", "good")): 1}
-    assert _series(samples, "chm_psu_up") == {}
+    assert series(samples, "chm_fan_up") == {(("fan", "Fan Sensor"), ("state", "good")): 1}
+    assert series(samples, "chm_psu_up") == {}
 
 
 async def test_brocade_values(client: TestClient, snmpsim_server) -> None:  # type: ignore[no-untyped-def]
@@ -267,14 +235,14 @@ async def test_brocade_values(client: TestClient, snmpsim_server) -> None:  # ty
     rec = corpus.recording(community)
     # 1-minute interval row slot 1 cpu 1: snAgentCpuUtil100thPercent 100 -> 0.01.
     cpu100 = int(rec["1.3.6.1.4.1.1991.1.1.2.11.1.1.6.1.1.60"][1])
-    assert _one(samples, "chm_cpu_utilization_ratio", cpu="1.1") == pytest.approx(cpu100 / 10000)
+    assert one(samples, "chm_cpu_utilization_ratio", cpu="1.1") == pytest.approx(cpu100 / 10000)
     total = int(rec["1.3.6.1.4.1.1991.1.1.2.1.54.0"][1])
     free = int(rec["1.3.6.1.4.1.1991.1.1.2.1.55.0"][1])
-    assert _one(samples, "chm_memory_used_bytes", pool="dynamic") == total - free
-    assert _one(samples, "chm_memory_free_bytes", pool="dynamic") == free
+    assert one(samples, "chm_memory_used_bytes", pool="dynamic") == total - free
+    assert one(samples, "chm_memory_free_bytes", pool="dynamic") == free
     temp = int(rec["1.3.6.1.4.1.1991.1.1.2.13.1.1.4.1.1"][1])
-    assert _one(samples, "chm_temperature_celsius", sensor="1.1") == pytest.approx(temp / 2)
-    (psu,) = _series(samples, "chm_psu_up").items()
+    assert one(samples, "chm_temperature_celsius", sensor="1.1") == pytest.approx(temp / 2)
+    (psu,) = series(samples, "chm_psu_up").items()
     assert dict(psu[0])["state"] == "normal"
     assert psu[1] == 1
 
@@ -282,7 +250,7 @@ async def test_brocade_values(client: TestClient, snmpsim_server) -> None:  # ty
     community = "brocade_ruckus/ironware_stack-temp"
     samples = await _probe(client, snmpsim_server.port, community)
     temps = corpus.column(community, "1.3.6.1.4.1.1991.1.1.2.13.1.1.4")
-    got = _series(samples, "chm_temperature_celsius")
+    got = series(samples, "chm_temperature_celsius")
     assert got == {(("sensor", i),): pytest.approx(int(v) / 2) for i, v in temps.items()}
 
 
@@ -290,10 +258,10 @@ async def test_extreme_values(client: TestClient, snmpsim_server) -> None:  # ty
     community = "extreme/xos_sfp"
     samples = await _probe(client, snmpsim_server.port, community)
     rec = corpus.recording(community)
-    assert _one(samples, "chm_cpu_utilization_ratio", cpu="total") == pytest.approx(
+    assert one(samples, "chm_cpu_utilization_ratio", cpu="total") == pytest.approx(
         int(rec["1.3.6.1.4.1.1916.1.32.1.2.0"][1]) / 100
     )
-    assert _one(samples, "chm_temperature_celsius", sensor="chassis") == int(
+    assert one(samples, "chm_temperature_celsius", sensor="chassis") == int(
         rec["1.3.6.1.4.1.1916.1.1.1.8.0"][1]
     )
 
@@ -302,13 +270,13 @@ async def test_extreme_values(client: TestClient, snmpsim_server) -> None:  # ty
     khi = "1.3.6.1.4.1.2272.1.85.10.1.1"
     used = int(corpus.column(community, f"{khi}.6")["1"]) * 1024
     free = int(corpus.column(community, f"{khi}.7")["1"]) * 1024
-    assert _one(samples, "chm_memory_used_bytes", pool="1") == used
-    assert _one(samples, "chm_memory_free_bytes", pool="1") == free
+    assert one(samples, "chm_memory_used_bytes", pool="1") == used
+    assert one(samples, "chm_memory_free_bytes", pool="1") == free
     # rcKhiSlotMemUtil agrees with used / (used + free).
     assert round(100 * used / (used + free)) == int(corpus.column(community, f"{khi}.8")["1"])
-    assert _one(samples, "chm_cpu_utilization_ratio", cpu="2") == pytest.approx(
+    assert one(samples, "chm_cpu_utilization_ratio", cpu="2") == pytest.approx(
         int(corpus.column(community, f"{khi}.3")["2"]) / 100
     )
-    psus = _series(samples, "chm_psu_up")
+    psus = series(samples, "chm_psu_up")
     assert len(psus) == 4
     assert set(psus.values()) == {1}
