@@ -13,15 +13,12 @@ from chm_exporter.config import load_config
 from chm_exporter.server import create_app
 from tests.integration import corpus
 from tests.integration.exposition import parse_exposition
+from tests.integration.harness import probe_text, write_config
 from tests.unit.clients import ClientFactory
 
 DEVICES = corpus.communities()
 OPER = "1.3.6.1.2.1.2.2.1.8"
 HC_IN = "1.3.6.1.2.1.31.1.1.1.6"
-
-
-def _auth_name(community: str) -> str:
-    return community.replace("/", "__").replace("-", "_").replace(".", "_")
 
 
 @pytest.fixture(scope="module")
@@ -72,19 +69,13 @@ def corpus_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
             }
         )
     )
-    config = {
-        "auths": {_auth_name(c): {"version": "2c", "community": c} for c in DEVICES},
-        "profile_dirs": ["profiles"],
-        "modules": {
-            "if_mib": {"snmp": {"profiles": ["system", "if_mib"], "timeout": 3, "retries": 2}},
-            "ipstats": {"snmp": {"profiles": ["ipstats"]}},
-            "bulk50": {"snmp": {"profiles": ["qbridge"], "max_repetitions": 50, "timeout": 1}},
-            "compat": {"compat": "snmp_exporter", "snmp": {"profiles": ["if_mib"]}},
-        },
+    modules = {
+        "if_mib": {"snmp": {"profiles": ["system", "if_mib"], "timeout": 3, "retries": 2}},
+        "ipstats": {"snmp": {"profiles": ["ipstats"]}},
+        "bulk50": {"snmp": {"profiles": ["qbridge"], "max_repetitions": 50, "timeout": 1}},
+        "compat": {"compat": "snmp_exporter", "snmp": {"profiles": ["if_mib"]}},
     }
-    path = folder / "chm.yml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+    return write_config(folder, DEVICES, modules, profile_dirs=["profiles"])
 
 
 @pytest.fixture
@@ -92,21 +83,11 @@ async def client(corpus_config: Path, aiohttp_client: ClientFactory) -> AsyncIte
     return await aiohttp_client(create_app(load_config(corpus_config)))
 
 
-async def _probe(client: TestClient, port: int, community: str, module: str) -> str:
-    resp = await client.get(
-        "/probe",
-        params={"target": f"127.0.0.1:{port}", "module": module, "auth": _auth_name(community)},
-        headers={"X-Prometheus-Scrape-Timeout-Seconds": "30"},
-    )
-    assert resp.status == 200
-    return await resp.text()
-
-
 @pytest.mark.parametrize("community", DEVICES)
 async def test_every_device_probes_right(
     client: TestClient, snmpsim_server, community: str
 ) -> None:  # type: ignore[no-untyped-def]
-    text = await _probe(client, snmpsim_server.port, community, "if_mib")
+    text = await probe_text(client, snmpsim_server.port, community, "if_mib")
     samples = parse_exposition(text)
     assert samples[("probe_success", (("prober", "snmp"),))] == 1, text[:2000]
 
@@ -136,7 +117,7 @@ async def test_every_device_probes_right(
 
 async def test_counter64_above_2_pow_53_is_exact(client: TestClient, snmpsim_server) -> None:  # type: ignore[no-untyped-def]
     community = "cisco_nxos/cisco-n5000-uk9"
-    text = await _probe(client, snmpsim_server.port, community, "ipstats")
+    text = await probe_text(client, snmpsim_server.port, community, "ipstats")
     expected = corpus.column(community, "1.3.6.1.2.1.4.31.1.1.6")
     assert int(expected["1"]) > 2**53
     assert f'test_ip_in_octets_total{{ipversion="1"}} {expected["1"]}\n' in text
@@ -144,7 +125,7 @@ async def test_counter64_above_2_pow_53_is_exact(client: TestClient, snmpsim_ser
 
 async def test_compat_emits_snmp_exporter_names(client: TestClient, snmpsim_server) -> None:  # type: ignore[no-untyped-def]
     community = "cisco_ios/ios_2960x"
-    text = await _probe(client, snmpsim_server.port, community, "compat")
+    text = await probe_text(client, snmpsim_server.port, community, "compat")
     hc = corpus.column(community, HC_IN)
     names = corpus.column(community, "1.3.6.1.2.1.31.1.1.1.1")
     line = next(
@@ -163,17 +144,7 @@ async def test_oversized_reply_shrinks_bulk_then_fails_cleanly(
     # nothing), 3 per reply arrive but exceed gufo-snmp 0.13's receive buffer, and so does one.
     # The walker shrinks the bulk on each, then fails the probe with the reason, never a 500.
     community = "extreme/slxos_slx9150"
-    resp = await client.get(
-        "/probe",
-        params={
-            "target": f"127.0.0.1:{snmpsim_server.port}",
-            "module": "bulk50",
-            "auth": _auth_name(community),
-            "debug": "true",
-        },
-    )
-    assert resp.status == 200
-    text = await resp.text()
+    text = await probe_text(client, snmpsim_server.port, community, "bulk50", debug="true")
     assert 'probe_success{prober="snmp"} 0' in text
     assert "timeout, now max-repetitions 12" in text
     assert "now max-repetitions 1" in text

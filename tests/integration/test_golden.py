@@ -11,12 +11,12 @@ import os
 from pathlib import Path
 
 import pytest
-import yaml
 from aiohttp.test_utils import TestClient
 
 from chm_exporter.config import load_config
 from chm_exporter.server import create_app
 from tests.integration import corpus
+from tests.integration.harness import probe_text, write_config
 from tests.servers.snmpsim import Snmpsim
 from tests.unit.clients import ClientFactory
 
@@ -24,19 +24,10 @@ GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 UPDATE = os.environ.get("CHM_UPDATE_GOLDEN") == "1"
 
 
-def _auth_name(community: str) -> str:
-    return community.replace("/", "__").replace("-", "_").replace(".", "_")
-
-
 @pytest.fixture(scope="module")
 def config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    config = {
-        "auths": {_auth_name(c): {"version": "2c", "community": c} for c in corpus.communities()},
-        "modules": {"auto": {"snmp": {"profiles": ["auto"], "timeout": 3}}},
-    }
-    path = tmp_path_factory.mktemp("golden") / "chm.yml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+    modules = {"auto": {"snmp": {"profiles": ["auto"], "timeout": 3}}}
+    return write_config(tmp_path_factory.mktemp("golden"), corpus.communities(), modules)
 
 
 @pytest.fixture
@@ -60,16 +51,7 @@ def device_lines(text: str) -> str:
 async def test_golden_exposition(
     client: TestClient, snmpsim_server: Snmpsim, community: str
 ) -> None:
-    resp = await client.get(
-        "/probe",
-        params={
-            "target": f"127.0.0.1:{snmpsim_server.port}",
-            "module": "auto",
-            "auth": _auth_name(community),
-        },
-        headers={"X-Prometheus-Scrape-Timeout-Seconds": "30"},
-    )
-    text = await resp.text()
+    text = await probe_text(client, snmpsim_server.port, community, "auto")
     assert 'probe_success{prober="snmp"} 1' in text
     got = device_lines(text)
     path = GOLDEN / f"{community.replace('/', '__')}.prom"
