@@ -57,6 +57,25 @@ Oid = Annotated[str, BeforeValidator(str), AfterValidator(_oid)]
 OidList = Annotated[list[Oid], BeforeValidator(_as_list)]
 
 
+def _compiles(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"regex does not compile: {exc}") from None
+    return value
+
+
+Regex = Annotated[str, AfterValidator(_compiles)]
+
+
+def _one_part(value: Any) -> Any:
+    return (value, value + 1) if isinstance(value, int) else value
+
+
+IndexSlice = Annotated[tuple[int, int], BeforeValidator(_one_part)]
+"""Sub-identifiers [start, end) of a row index; a single number N means [N, N+1)."""
+
+
 def _check_label_names(value: dict[str, LabelSpec]) -> dict[str, LabelSpec]:
     for name in value:
         if not _LABEL_NAME.match(name):
@@ -70,15 +89,10 @@ Format = Literal["text", "hex", "mac", "oid", "int", "ip", "number"]
 class LookupKey(_Model):
     """How to find the row of a lookup column: part of our index, or a column's value."""
 
-    index: tuple[int, int] | None = Field(
+    index: IndexSlice | None = Field(
         default=None, description="slice [start, end) of the row index's sub-identifiers"
     )
     oid: Oid | None = Field(default=None, description="column whose value is the key")
-
-    @field_validator("index", mode="before")
-    @classmethod
-    def _int_is_one_part(cls, value: Any) -> Any:
-        return (value, value + 1) if isinstance(value, int) else value
 
     @model_validator(mode="after")
     def _one_key(self) -> LookupKey:
@@ -100,17 +114,7 @@ class Condition(_Model):
     key: LookupKey | None = Field(default=None, description="row of `oid` to test; default ours")
     in_: list[int | str] | None = Field(default=None, alias="in")
     not_in: list[int | str] | None = None
-    regex: str | None = Field(default=None, description="the column's text must match (search)")
-
-    @field_validator("regex")
-    @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"regex does not compile: {exc}") from None
-        return value
+    regex: Regex | None = Field(default=None, description="the column's text must match (search)")
 
     @model_validator(mode="after")
     def _one_test(self) -> Condition:
@@ -123,7 +127,7 @@ class LabelSpec(_Model):
     """Where a label's value comes from; the first source that yields a value wins."""
 
     value: str | None = Field(default=None, description="a constant")
-    index: tuple[int, int] | None = Field(default=None, description="row index part(s)")
+    index: IndexSlice | None = Field(default=None, description="row index part(s)")
     oid: OidList | None = Field(default=None, description="column(s) or instance OID(s)")
     key: LookupKey | None = Field(default=None, description="row of `oid` to read; default ours")
     table: bool = Field(default=False, description="device_info: `oid` is a column, take a row")
@@ -133,23 +137,8 @@ class LabelSpec(_Model):
     )
     format: Format = "text"
     map: dict[int | str, str] | None = None
-    regex: str | None = Field(default=None, description="keep the first group of a match")
+    regex: Regex | None = Field(default=None, description="keep the first group of a match")
     default: str = ""
-
-    @field_validator("index", mode="before")
-    @classmethod
-    def _int_is_one_part(cls, value: Any) -> Any:
-        return (value, value + 1) if isinstance(value, int) else value
-
-    @field_validator("regex")
-    @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"regex does not compile: {exc}") from None
-        return value
 
     @model_validator(mode="after")
     def _has_source(self) -> LabelSpec:
