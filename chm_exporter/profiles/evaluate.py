@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -188,6 +189,10 @@ def _metric_value(metric: MetricSpec, result: WalkResult, index: str) -> int | f
                 value = _times(value, mult)
             else:
                 value = _times(value, 10.0 ** (factor.pow10 * f_raw))  # type: ignore[operator]
+        if metric.log10 is not None:
+            if value <= 0:
+                return None
+            value = metric.log10.scale * math.log10(value) + metric.log10.offset
         return value
     return None
 

@@ -184,6 +184,14 @@ class Factor(_Model):
         return self
 
 
+class Log10(_Model):
+    """A last step: value = scale x log10(value) + offset (watts to dBm: 10, 30). A value of 0
+    or less has no logarithm and gives no sample."""
+
+    scale: float = 10.0
+    offset: float = 0.0
+
+
 class MetricSpec(_Model):
     """One metric of a table: which column(s), how to convert, extra labels."""
 
@@ -197,6 +205,7 @@ class MetricSpec(_Model):
     factors: list[Factor] = Field(default_factory=list)
     map: dict[int | str, float] | None = Field(default=None, description="enum to value")
     default: float | None = Field(default=None, description="value for an unmapped enum")
+    log10: Log10 | None = Field(default=None, description="after factors: scale*log10+offset")
     skip: list[int | float | str] = Field(
         default_factory=list, description="raw values that mean 'no reading': no sample"
     )

@@ -3,6 +3,7 @@ the real recordings: each value recomputed by hand from the .snmprec file, not f
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from tests.integration.harness import (
     Samples,
     one,
     probe_ok,
+    recorded_int,
     recorded_text,
     series,
     write_config,
@@ -280,3 +282,16 @@ async def test_extreme_values(client: TestClient, snmpsim_server) -> None:  # ty
     psus = series(samples, "chm_psu_up")
     assert len(psus) == 4
     assert set(psus.values()) == {1}
+
+
+async def test_arista_dom_power_in_watts_becomes_dbm(client: TestClient, snmpsim_server) -> None:  # type: ignore[no-untyped-def]
+    community = "arista_eos/arista_eos"
+    samples = await _probe(client, snmpsim_server.port, community)
+    # Ethernet1: TX sensor 100301212 reads 6322 at scale milli(8), precision 4 -> 0.6322 mW
+    raw = recorded_int(community, "1.3.6.1.2.1.99.1.1.1.4.100301212")
+    expected = 10 * math.log10(raw * 1e-3 * 1e-4 * 1000)
+    got = one(samples, "chm_optic_tx_power_dbm", ifname="Ethernet1", lane="1")
+    assert got == pytest.approx(expected)
+    assert got == pytest.approx(-1.99, abs=0.01)
+    # Ethernet2's RX sensor reads -1000000000 (no reading): no series, never a fake value
+    assert ("chm_optic_rx_power_dbm", (("ifname", "Ethernet2"), ("lane", "1"))) not in samples

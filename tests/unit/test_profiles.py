@@ -401,3 +401,19 @@ def test_device_info_fallback_only_fills_an_empty_field(chassis: bytes, model: s
     fam = sink.get("chm_device_info")
     assert fam is not None
     assert [dict(zip(fam.label_names, k, strict=True))["model"] for k in fam.samples] == [model]
+
+
+DBM = """
+name: dbm
+tables:
+  - name: t
+    labels: {port: {index: 0}}
+    metrics:
+      - {name: rx_dbm, help: h 1.3.6.1.2.1.99.1.1.1.4, oid: 1.3.6.1.2.1.99.1.1.1.4,
+         scale: 0.001, log10: {scale: 10, offset: 30}}
+"""
+
+
+def test_log10_turns_watts_into_dbm_and_zero_into_no_sample() -> None:
+    got = _samples(_profile(DBM), {"1.3.6.1.2.1.99.1.1.1.4": {"1": 1, "2": 0}}, "rx_dbm")
+    assert got == {("1",): pytest.approx(0.0)}  # 1 mW = 0 dBm; 0 W has no dBm
