@@ -42,7 +42,7 @@ import pwd
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -145,8 +145,14 @@ def delay_snmprec(records: str, wait_ms: int, oid_prefixes: Iterable[str] | None
 class Snmpsim:
     """snmpsim on loopback; a context manager (also :meth:`start` / :meth:`stop`).
 
-    Attributes: ``host`` (127.0.0.1), ``host6`` (::1 when ``ipv6``), ``port``,
+    Attributes: ``host`` (127.0.0.1 unless given), ``host6`` (::1 when ``ipv6``), ``port``,
     ``communities``, ``data_dir``, ``cache_dir``, ``log_path``.
+
+    To serve a device in a network namespace, give its address, a fixed port and the wrapper
+    that runs a command there: ``Snmpsim(host=ns.address, port=161, wrap=ns.exec_argv)``
+    (the readiness poll then goes from the root namespace to that address). As root,
+    snmpsim opens its socket after dropping to ``nobody``: for a port below 1024, first allow
+    it in the namespace (``sysctl net.ipv4.ip_unprivileged_port_start=0``).
     """
 
     def __init__(
@@ -159,15 +165,21 @@ class Snmpsim:
         port: int | None = None,
         start_timeout: float = 90.0,
         probe_community: str | None = None,
+        host: str = "127.0.0.1",
+        wrap: Callable[[list[str]], list[str]] | None = None,
     ) -> None:
         """Configure; nothing runs until :meth:`start`.
 
         ``data_files``: communities (or relative ``.snmprec`` paths) of the corpus to serve,
         None for all of them, ``[]`` for none. ``extra_files``: community -> snmprec text of
         synthetic devices. ``probe_community``: the community polled (sysObjectID) to decide
-        snmpsim is up; default ios_2960x if served, else the first community.
+        snmpsim is up; default ios_2960x if served, else the first community. ``host``: the
+        IPv4 address to listen on (without ``port``, one must be free there from the root
+        namespace). ``wrap``: turns the responder's argv into the one to run, e.g.
+        :meth:`~tests.servers.netns.NetnsHost.exec_argv` to start it in a namespace.
         """
-        self.host = "127.0.0.1"
+        self.host = host
+        self._wrap = wrap
         self.host6: str | None = "::1" if ipv6 else None
         self.port = port or 0
         self.corpus = corpus or corpus_dir()
@@ -261,7 +273,7 @@ class Snmpsim:
             argv.append(f"--agent-udpv6-endpoint=[{self.host6}]:{self.port}")
         if os.geteuid() == 0:
             argv += [f"--process-user={_PROCESS_USER}", f"--process-group={_PROCESS_GROUP}"]
-        return argv
+        return self._wrap(argv) if self._wrap else argv
 
     def start(self) -> Snmpsim:
         """Prepare the data, start snmpsim, wait until the probe community answers."""
