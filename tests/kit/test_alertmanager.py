@@ -27,6 +27,7 @@ ROUTES = [
 
 #: what ChmDeviceUnreachable must inhibit on the same device (SNMP, SSH, interface, sensor ...)
 INHIBITED_BY_UNREACHABLE = {
+    "ChmAvailabilityBudgetBurn",
     "ChmSnmpDown",
     "ChmSshDown",
     "ChmPacketLoss",
