@@ -66,19 +66,6 @@ SMTP_LOGIN = "chm-alerts@example.net"  # smtp_auth_username of alertmanager.yml
 START_TIMEOUT = 60  # first scrapes and Alertmanager discovery take ~6 s; snmpsim indexes first
 ALERT_TIMEOUT = 45  # ~4 s here: scrape (1 s) + for (2 s) + evaluation + group_wait (1 s); margin
 
-#: Panel queries that cannot return data in a Prometheus started a minute ago, and why.
-#: A query naming one of these series may come back empty; every other query must not.
-NO_DATA_IN_A_FRESH_PROMETHEUS = dict.fromkeys(
-    (
-        "instance:chm_device_availability:avg_over_time1d",
-        "instance:chm_device_availability:avg_over_time3d",
-        "instance:chm_device_availability:avg_over_time30d",
-    ),
-    "averages the 1h availability at whole-hour steps (a [..:1h] subquery, aligned to the "
-    "clock), so it stays empty until Prometheus has run across an hour boundary",
-)
-
-
 @dataclass
 class Stack:
     sw1: NetnsHost
@@ -492,33 +479,19 @@ def test_every_dashboard_query_returns_data(stack: Stack) -> None:
     paths = dashboards.dashboard_paths()
     assert paths, "no dashboards found"
 
-    def exempt(expr: str) -> bool:
-        return any(name in expr for name in NO_DATA_IN_A_FRESH_PROMETHEUS)
-
-    def missing() -> dict[str, list[str]]:
-        empty = _without_data(stack)
-        return {
-            k: [q for q in v if not exempt(q)] for k, v in empty.items() if not all(map(exempt, v))
-        }
-
     # Rates need two scrapes in their window and recording rules a round of evaluation:
-    # wait until every query that can return data does.
+    # wait until every query does.
     last: dict[str, list[str]] = {}
 
     def all_answer() -> bool:
         nonlocal last
-        last = missing()
+        last = _without_data(stack)
         return not last
 
     with contextlib.suppress(AssertionError):
         stack.wait(all_answer, "every dashboard query returns data", timeout=30)
     for service in stack.services:
         service.check()
-    assert not last, (
-        f"panel queries without data: {last}\n"
-        f"(allowed to be empty here: {NO_DATA_IN_A_FRESH_PROMETHEUS})"
-    )
+    assert not last, f"panel queries without data: {last}"
     stack.mark("dashboard queries checked")
-    assert stack.query("instance:chm_device_availability:avg_over_time1h"), (
-        "the 1h availability, which the exempted long windows average, has no data"
-    )
+
