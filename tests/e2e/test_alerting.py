@@ -66,6 +66,7 @@ SMTP_LOGIN = "chm-alerts@example.net"  # smtp_auth_username of alertmanager.yml
 START_TIMEOUT = 60  # first scrapes and Alertmanager discovery take ~6 s; snmpsim indexes first
 ALERT_TIMEOUT = 45  # ~4 s here: scrape (1 s) + for (2 s) + evaluation + group_wait (1 s); margin
 
+
 @dataclass
 class Stack:
     sw1: NetnsHost
@@ -494,4 +495,3 @@ def test_every_dashboard_query_returns_data(stack: Stack) -> None:
         service.check()
     assert not last, f"panel queries without data: {last}"
     stack.mark("dashboard queries checked")
-
