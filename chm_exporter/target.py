@@ -8,6 +8,7 @@ accepts them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import re
 import socket
@@ -20,6 +21,18 @@ IpFamily = Literal["ip4", "ip6"]
 
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?$")
 _SCHEMES: dict[str, IpFamily | None] = {"udp": None, "udp4": "ip4", "udp6": "ip6"}
+
+
+@functools.lru_cache(maxsize=4096)
+def ip_version(text: str) -> int | None:
+    """4 or 6 when `text` is a literal IP address, else None (a name, or not an address).
+
+    Every probe asks this of the same fleet's addresses several times: cached, it is a lookup.
+    """
+    try:
+        return ipaddress.ip_address(text).version
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +50,7 @@ class Target:
     @property
     def is_literal(self) -> bool:
         """True when host is an IP address, not a name."""
-        try:
-            ipaddress.ip_address(self.host)
-        except ValueError:
-            return False
-        return True
+        return ip_version(self.host) is not None
 
 
 def parse_target(raw: str) -> Target:
@@ -103,26 +112,19 @@ def _parse_port(text: str) -> int:
 
 
 def _is_ipv6(text: str) -> bool:
-    try:
-        return ipaddress.ip_address(text).version == 6
-    except ValueError:
-        return False
+    return ip_version(text) == 6
 
 
 def _check_host(host: str) -> None:
     if not host:
         raise TargetError("target has no host")
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        if not _HOSTNAME.match(host):
-            raise TargetError(f"{host!r} is neither an IP address nor a host name") from None
+    if ip_version(host) is None and not _HOSTNAME.match(host):
+        raise TargetError(f"{host!r} is neither an IP address nor a host name")
 
 
 def _check_family(host: str, family: IpFamily) -> None:
-    try:
-        version = ipaddress.ip_address(host).version
-    except ValueError:
+    version = ip_version(host)
+    if version is None:
         return
     if (version == 4) != (family == "ip4"):
         raise TargetError(f"address {host} does not match the scheme's IP family")

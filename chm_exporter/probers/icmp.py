@@ -9,10 +9,10 @@ probe_icmp_reply_hop_limit is not emitted.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
+import functools
+import math
 import os
 import socket
-import statistics
 import time
 
 from icmplib import ICMPLibError, ICMPRequest, SocketPermissionError
@@ -22,6 +22,7 @@ from chm_exporter.config import IcmpSettings
 from chm_exporter.errors import IcmpProbeError, ProbeError
 from chm_exporter.exposition import MetricSink
 from chm_exporter.probers.context import ProbeContext
+from chm_exporter.target import ip_version
 
 _PHASE_HELP = "Duration of the ICMP probe by phase (resolve, setup, rtt of the first reply)."
 # Linux: IP_MTU_DISCOVER / IP_PMTUDISC_DO set the don't-fragment bit on every datagram.
@@ -40,13 +41,20 @@ def _fnv32a(text: str) -> int:
     return value
 
 
+@functools.lru_cache(maxsize=64)
+def echo_payload(size: int) -> bytes:
+    """A fixed payload of `size` bytes (icmplib would draw random bytes for every echo)."""
+    pattern = b"CHM exporter echo "
+    return (pattern * (size // len(pattern) + 1))[:size]
+
+
 def open_icmp_socket(address: str, settings: IcmpSettings) -> AsyncSocket:
     """An ICMP socket for `address`: unprivileged datagram, raw only when running as root.
 
     Raises:
         IcmpProbeError: the kernel forbids both, naming the sysctl that allows datagram sockets.
     """
-    kind = ICMPv6Socket if ipaddress.ip_address(address).version == 6 else ICMPv4Socket
+    kind = ICMPv6Socket if ip_version(address) == 6 else ICMPv4Socket
     try:
         sock = kind(None, privileged=False)
     except SocketPermissionError:
@@ -80,7 +88,7 @@ async def probe_icmp(ctx: ProbeContext, sink: MetricSink) -> bool:
     resolved = time.perf_counter()
     sink.add("probe_dns_lookup_time_seconds", resolved - start, None, "Time to resolve the target.")
     sink.add("probe_icmp_duration_seconds", resolved - start, {"phase": "resolve"}, _PHASE_HELP)
-    version = ipaddress.ip_address(address).version
+    version = 6 if ip_version(address) == 6 else 4
     sink.add("probe_ip_protocol", version, None, "IP protocol of the probe (4 or 6).")
     sink.add("probe_ip_addr_hash", _fnv32a(address), None, "FNV-1a hash of the probed address.")
     try:
@@ -109,7 +117,7 @@ async def probe_icmp(ctx: ProbeContext, sink: MetricSink) -> bool:
                 )
                 break
             request = ICMPRequest(
-                address, ident, seq, payload_size=settings.payload_size, ttl=settings.ttl
+                address, ident, seq, payload=echo_payload(settings.payload_size), ttl=settings.ttl
             )
             try:
                 sock.send(request)
@@ -134,11 +142,13 @@ def _emit_results(sink: MetricSink, sent: int, rtts: list[float]) -> None:
     if not rtts:
         return
     sink.add("probe_icmp_duration_seconds", rtts[0], {"phase": "rtt"}, _PHASE_HELP)
+    # statistics.pstdev is exact but slow (Fractions); the float formula is plenty for RTTs.
+    mean = math.fsum(rtts) / len(rtts)
     stats = {
         "min": min(rtts),
-        "avg": statistics.fmean(rtts),
+        "avg": mean,
         "max": max(rtts),
-        "stddev": statistics.pstdev(rtts),
+        "stddev": math.sqrt(math.fsum((rtt - mean) ** 2 for rtt in rtts) / len(rtts)),
     }
     for stat, value in stats.items():
         sink.add("probe_icmp_rtt_seconds", value, {"stat": stat}, "Round-trip time of the echoes.")
