@@ -43,10 +43,14 @@ def plan_walks(profiles: Iterable[Profile]) -> WalkPlan:
 
 
 def _table_roles(table: Table) -> tuple[set[str], set[str]]:
-    """Columns a table reads only as label text, and columns that carry values or keys."""
+    """Columns a table reads only as label text, and columns that carry values, keys or rows.
+
+    A `rows:` column decides which series exist (an LLDP neighbour, an interface): read from
+    a cache, a neighbour that went away would stay for the cache's lifetime.
+    """
     specs = [*table.labels.values(), *(s for m in table.metrics for s in m.labels.values())]
     labels = {oid for spec in specs for oid in spec.oid or ()}
-    values = set(_condition_oids(table.where))
+    values = set(table.rows or ()) | set(_condition_oids(table.where))
     values |= {spec.key.oid for spec in specs if spec.key is not None and spec.key.oid}
     for metric in table.metrics:
         values |= {s.oid for s in metric.sources} | {s.minus for s in metric.sources if s.minus}
@@ -68,6 +72,8 @@ def _label_oids(spec: LabelSpec) -> list[str]:
     oids = list(spec.oid or [])
     if spec.key is not None and spec.key.oid is not None:
         oids.append(spec.key.oid)
+    if spec.format_by is not None:
+        oids.append(spec.format_by.oid)
     return oids
 
 

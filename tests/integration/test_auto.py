@@ -11,7 +11,7 @@ import yaml
 from aiohttp.test_utils import TestClient
 
 from chm_exporter.config import load_config
-from chm_exporter.server import create_app
+from chm_exporter.server import STATE, create_app
 from tests.integration.exposition import parse_exposition
 from tests.servers.snmpsim import Snmpsim
 from tests.unit.clients import ClientFactory
@@ -92,3 +92,30 @@ async def test_explicit_module_wins(client: TestClient, acme: Snmpsim) -> None:
     got = _metrics(await _probe(client, acme, "cisco", "interfaces"))
     assert any(k[0] == "chm_interface_up" for k in got)
     assert not any(k[0] in ("chm_cpu_utilization_ratio", "chm_device_info") for k in got)
+
+
+CDP_DEVICE_ID = "1.3.6.1.4.1.9.9.23.1.2.1.1.6"  # cdpCacheDeviceId: the CDP table's rows
+CDP_PLATFORM = "1.3.6.1.4.1.9.9.23.1.2.1.1.8"  # cdpCachePlatform: a label-only column
+
+
+def _neighbors(text: str) -> set[tuple[tuple[str, str], ...]]:
+    return {k[1] for k in _metrics(text) if k[0] == "chm_neighbor_info"}
+
+
+async def test_lookup_cache_never_decides_which_neighbours_exist(
+    client: TestClient, acme: Snmpsim
+) -> None:
+    """The lookup cache serves label text only: the rows (which neighbours, which interfaces)
+    are walked every scrape, so a neighbour that went away disappears at the next scrape."""
+    first = _neighbors(await _probe(client, acme, "cisco"))
+    assert any(dict(n)["protocol"] == "cdp" for n in first)
+    state = client.app[STATE]  # type: ignore[union-attr]
+    device = state.devices.get("127.0.0.1", str(acme.port), "cisco")
+    assert CDP_PLATFORM in device.lookups, "the label-only CDP column was not cached"
+    assert CDP_DEVICE_ID not in device.lookups, "the CDP rows column was cached"
+    # A cache holding a neighbour the device no longer has (as one filled 15 minutes ago would)
+    # must not bring it back.
+    device.lookups[CDP_DEVICE_ID] = {"99.1": b"gone-neighbour"}
+    device.lookups[CDP_PLATFORM] = {**device.lookups[CDP_PLATFORM], "99.1": b"cisco WS-GONE"}
+    second = _neighbors(await _probe(client, acme, "cisco"))
+    assert second == first
