@@ -222,14 +222,19 @@ def _label_value(
         parts = parts if parts is not None else index.split(".")
         return _finish(spec, ".".join(parts[spec.index[0] : spec.index[1]]))
     key = index if spec.key is None else _lookup_row(spec.key, result, index, parts)
-    for oid in spec.oid or ():
+    for position, oid in enumerate(spec.oid or ()):
         raw = result.column(oid).get(key)
         if raw is not None:
             if spec.map is not None:
                 mapped = spec.map.get(enum_key(raw))  # type: ignore[arg-type]
                 if mapped is not None:
                     return _finish(spec, mapped, mapped=True)
-            text = as_text(raw, spec.format)
+            fmt = spec.format
+            if spec.format_by is not None and position == 0:
+                subtype = as_number(result.column(spec.format_by.oid).get(key))
+                if isinstance(subtype, int):
+                    fmt = spec.format_by.formats.get(subtype, fmt)
+            text = as_text(raw, fmt)
             if text:
                 return _finish(spec, text)
     if spec.index is not None:  # no column had a value: the row index names it

@@ -83,7 +83,19 @@ def _check_label_names(value: dict[str, LabelSpec]) -> dict[str, LabelSpec]:
     return value
 
 
-Format = Literal["text", "hex", "mac", "oid", "int", "ip", "number"]
+Format = Literal["text", "hex", "mac", "oid", "int", "ip", "iana_address", "number"]
+
+
+class FormatBy(_Model):
+    """The format of a label's first column chosen by another column of the same row.
+
+    LLDP says what an id is in a subtype column: a chassis id of subtype macAddress(4) is a
+    MAC, of networkAddress(5) an IANA address family byte and an address, of local(7) text.
+    A subtype the map does not name keeps the label's `format`.
+    """
+
+    oid: Oid
+    formats: dict[int, Format]
 
 
 class LookupKey(_Model):
@@ -136,6 +148,9 @@ class LabelSpec(_Model):
         default=False, description="device_info: only when no earlier profile set the field"
     )
     format: Format = "text"
+    format_by: FormatBy | None = Field(
+        default=None, description="the first column's format by another column of the row"
+    )
     map: dict[int | str, str] | None = None
     regex: Regex | None = Field(default=None, description="keep the first group of a match")
     default: str = ""

@@ -10,6 +10,7 @@ from chm_exporter.profiles.model import Format
 RawValue = None | str | bytes | int | float
 
 _PRINTABLE = frozenset(string.printable.encode()) - frozenset(b"\x0b\x0c")
+_MAC_LENGTHS = (6, 8)  # EUI-48, EUI-64
 
 
 def as_text(raw: RawValue, fmt: Format = "text") -> str | None:
@@ -24,11 +25,18 @@ def as_text(raw: RawValue, fmt: Format = "text") -> str | None:
 
 
 def _bytes_text(raw: bytes, fmt: Format) -> str:
-    if fmt == "mac" or (fmt == "hex"):
-        sep = ":" if fmt == "mac" else ""
-        return raw.hex(sep) if sep else raw.hex()
+    if fmt == "hex":
+        return raw.hex()
+    if fmt == "mac":
+        # A "MAC" of another length is no MAC: some agents send the text "00:00:00:00:00:00"
+        # under LLDP's macAddress subtype. Printable, it is shown as text; otherwise as hex.
+        if len(raw) in _MAC_LENGTHS or not all(b in _PRINTABLE for b in raw):
+            return raw.hex(":")
+        return _clean(raw.decode("ascii"))
     if fmt == "ip" and len(raw) in (4, 16):
         return str(ipaddress.ip_address(raw))
+    if fmt == "iana_address":
+        return _iana_address(raw)
     if fmt in ("int", "number"):
         return raw.decode("ascii", errors="replace").strip()
     stripped = raw.rstrip(b"\x00")
@@ -38,6 +46,18 @@ def _bytes_text(raw: bytes, fmt: Format) -> str:
         return _clean(stripped.decode("utf-8"))
     except UnicodeDecodeError:
         return stripped.hex(":")
+
+
+# IANA Address Family Numbers: 1 IPv4, 2 IPv6, each followed by the address bytes.
+_IANA_FAMILY_LENGTHS = {1: 4, 2: 16}
+
+
+def _iana_address(raw: bytes) -> str:
+    """An address prefixed by its IANA family byte (LLDP's networkAddress ids); other
+    families and malformed values as hex."""
+    if raw and _IANA_FAMILY_LENGTHS.get(raw[0]) == len(raw) - 1:
+        return str(ipaddress.ip_address(raw[1:]))
+    return raw.hex(":")
 
 
 def _clean(text: str) -> str:

@@ -417,3 +417,52 @@ tables:
 def test_log10_turns_watts_into_dbm_and_zero_into_no_sample() -> None:
     got = _samples(_profile(DBM), {"1.3.6.1.2.1.99.1.1.1.4": {"1": 1, "2": 0}}, "rx_dbm")
     assert got == {("1",): pytest.approx(0.0)}  # 1 mW = 0 dBm; 0 W has no dBm
+
+
+SUBTYPED_IDS = """
+name: ids
+tables:
+  - name: neighbors
+    rows: [1.0.8802.1.1.2.1.4.1.1.5]
+    labels:
+      chassis:
+        oid: [1.0.8802.1.1.2.1.4.1.1.5, 1.0.8802.1.1.2.1.4.1.1.9]
+        format_by: {oid: 1.0.8802.1.1.2.1.4.1.1.4, formats: {4: mac, 5: iana_address}}
+    metrics:
+      - {name: neighbor_info, type: info, help: h 1.0.8802.1.1.2.1.4.1.1.5}
+"""
+
+
+def test_label_format_chosen_by_a_subtype_column() -> None:
+    chassis = {
+        "0.1.1": b"\x00\x1b\x21\xbb\xe6\xf0",  # macAddress(4)
+        "0.2.1": b"\x01\x0a\x38\x20\x71",  # networkAddress(5): IPv4
+        "0.3.1": b"\x02" + bytes(15) + b"\x01",  # networkAddress(5): IPv6
+        "0.4.1": b"NWPU-CA-5548-01",  # local(7)
+        "0.5.1": b"\x01\x0a\x38",  # networkAddress(5) too short: hex
+        "0.6.1": b"00:00:00:00:00:00",  # macAddress(4) sent as 17 characters of text
+        "0.7.1": b"\x00\x04\xf2\xc6\x70\x78",  # no subtype: the label's own format (text)
+    }
+    subtypes = {"0.1.1": 4, "0.2.1": 5, "0.3.1": 5, "0.4.1": 7, "0.5.1": 5, "0.6.1": 4}
+    cols = {"1.0.8802.1.1.2.1.4.1.1.5": chassis, "1.0.8802.1.1.2.1.4.1.1.4": subtypes}
+    got = _samples(_profile(SUBTYPED_IDS), cols, "neighbor_info")
+    assert set(got) == {
+        ("00:1b:21:bb:e6:f0",),
+        ("10.56.32.113",),
+        ("::1",),
+        ("NWPU-CA-5548-01",),
+        ("01:0a:38",),
+        ("00:00:00:00:00:00",),
+        ("00:04:f2:c6:70:78",),  # not text (a NUL first): shown as hex
+    }
+
+
+def test_subtype_column_is_walked() -> None:
+    plan = plan_walks([_profile(SUBTYPED_IDS)])
+    assert "1.0.8802.1.1.2.1.4.1.1.4" in plan.walks
+
+
+def test_rows_columns_are_never_lookups() -> None:
+    plan = plan_walks([_profile(SUBTYPED_IDS)])
+    assert "1.0.8802.1.1.2.1.4.1.1.5" not in plan.lookups  # the rows column
+    assert "1.0.8802.1.1.2.1.4.1.1.9" in plan.lookups  # a label-only column
