@@ -35,10 +35,24 @@ class WalkResult:
     """
 
     columns: dict[str, dict[str, RawValue]] = field(default_factory=dict)
+    _suffixes: dict[tuple[str, int], dict[str, str]] = field(default_factory=dict)
 
     def column(self, oid: str) -> Mapping[str, RawValue]:
         """Values of a column by row index (empty when the agent had none)."""
         return self.columns.get(oid, _EMPTY)
+
+    def index_suffix(self, oid: str, index: str) -> str | None:
+        """The rest of the index of the first row of column `oid` whose index begins with
+        `index` (lldpRemManAddrTable is indexed by a neighbour's index, then its address)."""
+        depth = index.count(".") + 1
+        suffixes = self._suffixes.get((oid, depth))
+        if suffixes is None:
+            suffixes = self._suffixes[(oid, depth)] = {}
+            for key in self.column(oid):
+                parts = key.split(".", depth)
+                if len(parts) > depth:
+                    suffixes.setdefault(".".join(parts[:depth]), parts[depth])
+        return suffixes.get(index)
 
     def add_scalar(self, oid: str, value: RawValue) -> None:
         """Record the value of an instance OID read with GET."""
@@ -218,6 +232,9 @@ def _label_value(
 ) -> str | None:
     if spec.value is not None:
         return spec.value
+    if spec.index_suffix_of is not None:
+        suffix = result.index_suffix(spec.index_suffix_of, index)
+        return _finish(spec, None if suffix is None else _index_text(suffix, spec))
     if spec.index is not None and not spec.oid:
         parts = parts if parts is not None else index.split(".")
         return _finish(spec, ".".join(parts[spec.index[0] : spec.index[1]]))
@@ -241,6 +258,22 @@ def _label_value(
         parts = parts if parts is not None else index.split(".")
         return _finish(spec, ".".join(parts[spec.index[0] : spec.index[1]]))
     return _finish(spec, None)
+
+
+def _index_text(suffix: str, spec: LabelSpec) -> str | None:
+    """Index sub-identifiers as label text: with `format: iana_address` an address family, a
+    length and exactly that many octets (an address in an index), else no value; otherwise
+    the sub-identifiers as they are."""
+    if spec.format != "iana_address":
+        return suffix
+    try:
+        family, length, *octets = (int(part) for part in suffix.split("."))
+        if length != len(octets):
+            return None
+        raw = bytes([family, *octets])
+    except ValueError:  # not numeric, too short, or a sub-identifier above 255
+        return None
+    return as_text(raw, "iana_address")
 
 
 def _lookup_row(key: LookupKey, result: WalkResult, index: str, parts: list[str] | None) -> str:

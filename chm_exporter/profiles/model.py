@@ -151,14 +151,23 @@ class LabelSpec(_Model):
     format_by: FormatBy | None = Field(
         default=None, description="the first column's format by another column of the row"
     )
+    index_suffix_of: Oid | None = Field(
+        default=None,
+        description="the rest of the index of this column's first row that begins with ours",
+    )
     map: dict[int | str, str] | None = None
     regex: Regex | None = Field(default=None, description="keep the first group of a match")
     default: str = ""
 
     @model_validator(mode="after")
     def _has_source(self) -> LabelSpec:
-        if self.value is None and self.index is None and not self.oid:
-            raise ValueError("a label needs one of `value`, `index` or `oid`")
+        if (
+            self.value is None
+            and self.index is None
+            and not self.oid
+            and self.index_suffix_of is None
+        ):
+            raise ValueError("a label needs one of `value`, `index`, `oid` or `index_suffix_of`")
         return self
 
 

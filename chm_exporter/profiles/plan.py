@@ -52,6 +52,8 @@ def _table_roles(table: Table) -> tuple[set[str], set[str]]:
     labels = {oid for spec in specs for oid in spec.oid or ()}
     values = set(table.rows or ()) | set(_condition_oids(table.where))
     values |= {spec.key.oid for spec in specs if spec.key is not None and spec.key.oid}
+    # an index-suffix column's rows follow the neighbours': walked with them, never cached
+    values |= {spec.index_suffix_of for spec in specs if spec.index_suffix_of}
     for metric in table.metrics:
         values |= {s.oid for s in metric.sources} | {s.minus for s in metric.sources if s.minus}
         values |= {f.oid for f in metric.factors}
@@ -74,6 +76,8 @@ def _label_oids(spec: LabelSpec) -> list[str]:
         oids.append(spec.key.oid)
     if spec.format_by is not None:
         oids.append(spec.format_by.oid)
+    if spec.index_suffix_of is not None:
+        oids.append(spec.index_suffix_of)
     return oids
 
 

@@ -48,14 +48,16 @@ def _bytes_text(raw: bytes, fmt: Format) -> str:
         return stripped.hex(":")
 
 
-# IANA Address Family Numbers: 1 IPv4, 2 IPv6, each followed by the address bytes.
-_IANA_FAMILY_LENGTHS = {1: 4, 2: 16}
+# IANA Address Family Numbers: 1 IPv4, 2 IPv6, 6 all802 (a MAC), each followed by the address.
+_IANA_FAMILY_LENGTHS = {1: 4, 2: 16, 6: 6}
 
 
 def _iana_address(raw: bytes) -> str:
-    """An address prefixed by its IANA family byte (LLDP's networkAddress ids); other
-    families and malformed values as hex."""
+    """An address prefixed by its IANA family byte (LLDP's networkAddress ids and management
+    addresses); other families and malformed values as hex."""
     if raw and _IANA_FAMILY_LENGTHS.get(raw[0]) == len(raw) - 1:
+        if raw[0] == 6:
+            return raw[1:].hex(":")
         return str(ipaddress.ip_address(raw[1:]))
     return raw.hex(":")
 

@@ -466,3 +466,37 @@ def test_rows_columns_are_never_lookups() -> None:
     plan = plan_walks([_profile(SUBTYPED_IDS)])
     assert "1.0.8802.1.1.2.1.4.1.1.5" not in plan.lookups  # the rows column
     assert "1.0.8802.1.1.2.1.4.1.1.9" in plan.lookups  # a label-only column
+
+
+MANAGEMENT_ADDRESS = """
+name: addr
+tables:
+  - name: neighbors
+    rows: [1.0.8802.1.1.2.1.4.1.1.9]
+    labels:
+      address: {index_suffix_of: 1.0.8802.1.1.2.1.4.2.1.3, format: iana_address}
+    metrics:
+      - {name: neighbor_info, type: info, help: h 1.0.8802.1.1.2.1.4.1.1.9}
+"""
+
+
+def test_label_from_the_index_of_another_table() -> None:
+    names = {"0.17.1": b"a", "0.17.10": b"b", "0.27.1": b"c", "0.30.1": b"d", "0.31.1": b"e"}
+    addresses = {
+        "0.17.1.1.4.10.40.1.19": 2,  # IPv4
+        "0.17.1.1.4.10.40.1.20": 2,  # a second address of the same neighbour: the first wins
+        "0.17.10.6.6.144.32.194.6.132.128": 2,  # all802: a MAC (and 0.17.10 is not 0.17.1)
+        "0.27.1.1.10.15.193.50": 2,  # length 10 with 3 octets: malformed, no value
+        "0.30.1.2.16.42.2.212.128.4.128.238.0.0.0.0.0.0.0.0.6": 2,  # IPv6
+    }
+    cols = {"1.0.8802.1.1.2.1.4.1.1.9": names, "1.0.8802.1.1.2.1.4.2.1.3": addresses}
+    got = _samples(_profile(MANAGEMENT_ADDRESS), cols, "neighbor_info")
+    assert set(got) == {
+        ("10.40.1.19",),
+        ("90:20:c2:06:84:80",),
+        ("",),  # 0.27.1 (malformed) and 0.31.1 (no address row) share the empty label set
+        ("2a02:d480:480:ee00::6",),
+    }
+    plan = plan_walks([_profile(MANAGEMENT_ADDRESS)])
+    assert "1.0.8802.1.1.2.1.4.2.1.3" in plan.walks
+    assert "1.0.8802.1.1.2.1.4.2.1.3" not in plan.lookups
