@@ -73,6 +73,14 @@ def evaluate_profiles(profiles: Iterable[Profile], result: WalkResult, sink: Met
     """Add to `sink` every metric the profiles define that the walk result can serve."""
     info: dict[str, str] = {}
     has_info = False
+    profiles = list(profiles)
+    replaced = {
+        name
+        for profile in profiles
+        for table in profile.tables
+        if table.replaces and _answered(table, result)
+        for name in table.replaces
+    }
     for profile in profiles:
         for name, spec in profile.device_info.items():
             has_info = True
@@ -82,10 +90,21 @@ def evaluate_profiles(profiles: Iterable[Profile], result: WalkResult, sink: Met
             if value:
                 info[name] = value
         for table in profile.tables:
-            _evaluate_table(table, result, sink)
+            if f"{profile.name}.{table.name}" not in replaced:
+                _evaluate_table(table, result, sink)
     if has_info:
         labels = {name: info.get(name, "") for name in DEVICE_INFO_LABELS}
         sink.add(DEVICE_INFO_METRIC, 1, labels, DEVICE_INFO_HELP)
+
+
+def _answered(table: Table, result: WalkResult) -> bool:
+    """Whether the agent gave any value for one of the table's metric sources."""
+    return any(
+        value is not None
+        for metric in table.metrics
+        for source in metric.sources
+        for value in result.column(source.oid).values()
+    )
 
 
 def _device_info_field(spec: LabelSpec, result: WalkResult) -> str | None:

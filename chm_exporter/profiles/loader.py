@@ -82,6 +82,14 @@ def _check_includes(profiles: dict[str, Profile], sources: dict[str, str]) -> No
         for inc in profile.includes:
             if inc not in profiles:
                 raise ConfigError(f"{sources[name]}: includes: unknown profile {inc!r}")
+        for table in profile.tables:
+            for replaced in table.replaces:
+                owner, _, other = replaced.partition(".")
+                if owner not in profiles or other not in {t.name for t in profiles[owner].tables}:
+                    raise ConfigError(
+                        f"{sources[name]}: table {table.name}: replaces: {replaced!r} is not "
+                        "a profile's table"
+                    )
 
 
 def _check_metric_shapes(profiles: dict[str, Profile], sources: dict[str, str]) -> None:

@@ -271,6 +271,10 @@ class Table(_Model):
     where: list[Condition] = Field(default_factory=list)
     labels: dict[str, LabelSpec] = Field(default_factory=dict)
     metrics: list[MetricSpec] = Field(min_length=1)
+    replaces: list[str] = Field(
+        default_factory=list,
+        description="`profile.table`s left out when this table's sources answered",
+    )
 
     @field_validator("labels")
     @classmethod

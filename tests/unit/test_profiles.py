@@ -4,6 +4,8 @@ The real-device behaviour is tested against snmpsim in tests/integration; these 
 cases a recording may not hold.
 """
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -500,3 +502,50 @@ def test_label_from_the_index_of_another_table() -> None:
     plan = plan_walks([_profile(MANAGEMENT_ADDRESS)])
     assert "1.0.8802.1.1.2.1.4.2.1.3" in plan.walks
     assert "1.0.8802.1.1.2.1.4.2.1.3" not in plan.lookups
+
+
+HR_MEMORY = "1.3.6.1.2.1.25.2.3.1.6"
+UCD_TOTAL = "1.3.6.1.4.1.2021.4.5.0"
+REPLACED = """
+name: hr
+tables:
+  - name: memory
+    labels: {pool: {value: Physical memory}}
+    metrics:
+      - {name: mem_used, help: h 1.3.6.1.2.1.25.2.3.1.6, oid: 1.3.6.1.2.1.25.2.3.1.6}
+"""
+REPLACING = """
+name: ucd
+tables:
+  - name: memory
+    scalar: true
+    replaces: [hr.memory]
+    labels: {pool: {value: real}}
+    metrics:
+      - {name: mem_used, help: h 1.3.6.1.4.1.2021.4.5.0, oid: 1.3.6.1.4.1.2021.4.5.0}
+"""
+
+
+@pytest.mark.parametrize(
+    ("ucd_value", "pools"),
+    [(1000, {("real",)}), (None, {("Physical memory",)})],
+    ids=["ucd-answered", "ucd-absent"],
+)
+def test_a_table_replaces_another_only_when_it_answered(
+    ucd_value: int | None, pools: set[tuple[str, ...]]
+) -> None:
+    result = WalkResult()
+    result.columns[HR_MEMORY] = {"1": 900}
+    if ucd_value is not None:
+        result.add_scalar(UCD_TOTAL, ucd_value)
+    sink = MetricSink()
+    evaluate_profiles([_profile(REPLACED), _profile(REPLACING)], result, sink)
+    fam = sink.get("mem_used")
+    assert fam is not None
+    assert set(fam.samples) == pools
+
+
+def test_replacing_an_unknown_table_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "ucd2.yaml").write_text(REPLACING.replace("name: ucd", "name: ucd2"))
+    with pytest.raises(ConfigError, match=r"replaces: 'hr\.memory' is not a profile's table"):
+        load_profiles([tmp_path])
