@@ -194,6 +194,20 @@ async def test_nxos_n3k_values(client: TestClient, snmpsim_server) -> None:  # t
     assert protocols == ["cdp", "cdp", "lldp"]
 
 
+async def test_linux_without_ucd_memory_keeps_the_hrstorage_pool(  # type: ignore[no-untyped-def]
+    client: TestClient, snmpsim_server
+) -> None:
+    community = "linux_netsnmp/linux_powermon"
+    samples = await _probe(client, snmpsim_server.port, community)
+    # No UCD memory in this recording: hrStorage "Physical memory" (hrStorageRam, row 1) stays,
+    # used x units and (size - used) x units.
+    hr = "1.3.6.1.2.1.25.2.3.1"
+    assert recorded_text(community, f"{hr}.3.1") == "Physical memory"
+    units, size, used = (recorded_int(community, f"{hr}.{col}.1") for col in (4, 5, 6))
+    assert one(samples, "chm_memory_used_bytes", pool="Physical memory") == used * units
+    assert one(samples, "chm_memory_free_bytes", pool="Physical memory") == (size - used) * units
+
+
 async def test_linux_slackware_values(client: TestClient, snmpsim_server) -> None:  # type: ignore[no-untyped-def]
     community = "linux_netsnmp/slackware"
     samples = await _probe(client, snmpsim_server.port, community)
@@ -201,25 +215,18 @@ async def test_linux_slackware_values(client: TestClient, snmpsim_server) -> Non
         one(samples, "chm_cpu_utilization_ratio", cpu="768")
         == recorded_int(community, "1.3.6.1.2.1.25.3.3.1.2.768") / 100
     )
-    # hrStorage "Physical memory" (hrStorageRam): used x units, (size - used) x units.
+    # hrStorage "Physical memory" is the same RAM as UCD's, which replaces it: one pool.
     hr = "1.3.6.1.2.1.25.2.3.1"
-    units = recorded_int(community, f"{hr}.4.1")
-    assert (
-        one(samples, "chm_memory_used_bytes", pool="Physical memory")
-        == recorded_int(community, f"{hr}.6.1") * units
-    )
-    assert (
-        one(samples, "chm_memory_free_bytes", pool="Physical memory")
-        == (recorded_int(community, f"{hr}.5.1") - recorded_int(community, f"{hr}.6.1")) * units
-    )
+    assert recorded_text(community, f"{hr}.3.1") == "Physical memory"
+    pools = {dict(k[1]).get("pool") for k in samples if k[0] == "chm_memory_used_bytes"}
+    assert pools == {"real"}
     assert one(samples, "chm_filesystem_size_bytes", mount="/") == recorded_int(
         community, f"{hr}.5.31"
     ) * recorded_int(community, f"{hr}.4.31")
-    # UCD: memAvailReal KB, laLoad strings.
-    assert (
-        one(samples, "chm_memory_free_bytes", pool="real")
-        == recorded_int(community, "1.3.6.1.4.1.2021.4.6.0") * 1024
-    )
+    # UCD: memTotalReal - memAvailReal and memAvailReal in KB, laLoad strings.
+    total, avail = (recorded_int(community, f"1.3.6.1.4.1.2021.4.{n}.0") for n in (5, 6))
+    assert one(samples, "chm_memory_used_bytes", pool="real") == (total - avail) * 1024
+    assert one(samples, "chm_memory_free_bytes", pool="real") == avail * 1024
     assert one(samples, "chm_load_average", window="1m") == float(
         recorded_text(community, "1.3.6.1.4.1.2021.10.1.3.1")
     )
