@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.run import Process, proc_cpu_seconds, running, wait_http  # noqa: E402
 from tests.servers.ports import free_tcp_port  # noqa: E402
+from tests.servers.process import exporter_command  # noqa: E402
 from tests.servers.snmpsim import Snmpsim  # noqa: E402
 
 DEVICE = "juniper_junos/junos_ex4600mp"
@@ -71,17 +72,7 @@ async def main_async(count: int) -> None:
         port = free_tcp_port()
         exporter = Process(
             "chm",
-            [
-                sys.executable,
-                "-m",
-                "chm_exporter",
-                "--config.file",
-                str(config),
-                "--web.listen-address",
-                f"127.0.0.1:{port}",
-                "--log.level",
-                "warn",
-            ],
+            exporter_command(config, f"127.0.0.1:{port}", "--log.level", "warn"),
             Path(tmp),
         )
         with running(exporter):

@@ -65,6 +65,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.servers.ports import free_tcp_port  # noqa: E402
+from tests.servers.process import stop_process  # noqa: E402
 from tests.servers.snmpd import Snmpd, tap_interfaces  # noqa: E402
 from tests.servers.udpdelay import UdpDelayProxy  # noqa: E402
 
@@ -1000,13 +1001,7 @@ def run_in_netns(argv: list[str]) -> int:
             except InterruptedError:
                 continue
     finally:
-        if child is not None and child.poll() is None:
-            child.terminate()
-            try:
-                child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+        stop_process(child, timeout=30)
         subprocess.run([ip, "netns", "del", name], check=False, capture_output=True)
         for sig, handler in old.items():
             signal.signal(sig, handler)

@@ -18,6 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from tests.servers.process import exporter_command  # noqa: E402
 from tests.servers.snmpsim import Snmpsim  # noqa: E402  (after the path is set)
 
 DEVICES = {
@@ -81,17 +82,7 @@ def main() -> int:
         config = Path(tmp) / "chm.yml"
         _config(config)
         exporter = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "chm_exporter",
-                "--config.file",
-                str(config),
-                "--web.listen-address",
-                f"127.0.0.1:{args.port}",
-                "--log.level",
-                "warn",
-            ],
+            exporter_command(config, f"127.0.0.1:{args.port}", "--log.level", "warn"),
         )
         try:
             _wait_ready(f"{base}/-/healthy", exporter)

@@ -22,6 +22,7 @@ import yaml
 from tests.kit import layout
 from tests.kit.tools import REPO
 from tests.servers.netns import NetnsHost
+from tests.servers.process import stop_process
 
 T = TypeVar("T")
 
@@ -71,14 +72,7 @@ class Service:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=15)
 
 
 def wait_until(

@@ -44,6 +44,7 @@ from tests.kit import dashboards, layout
 from tests.kit.tools import binary
 from tests.servers.netns import NetnsHost, answering_netns, blackhole_netns
 from tests.servers.ports import free_tcp_port
+from tests.servers.process import exporter_command
 from tests.servers.snmpsim import Snmpsim
 
 pytestmark = pytest.mark.slow
@@ -138,9 +139,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         )
         start(
             "exporter",
-            [sys.executable, "-m", "chm_exporter", "--config.file", str(exporter_config),
-             "--web.listen-address", f"127.0.0.1:{exporter_port}"],
-        )  # fmt: skip
+            exporter_command(exporter_config, f"127.0.0.1:{exporter_port}"),
+        )
 
         am_config = e2e.alertmanager_config(
             tmp / "alertmanager",

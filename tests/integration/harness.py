@@ -36,6 +36,13 @@ def write_config(
     return path
 
 
+def profile_modules(profiles: Iterable[str]) -> dict[str, Any]:
+    """One module per profile, named after it, with the timeouts snmpsim needs under load."""
+    return {
+        p: {"snmp": {"profiles": [p], "timeout": 3, "retries": 2}} for p in sorted(set(profiles))
+    }
+
+
 async def probe_text(
     client: TestClient, port: int, community: str, module: str, **params: str
 ) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers.ports import free_tcp_port
+from tests.servers.process import exporter_command
 
 CONFIG = "modules:\n  ping:\n    icmp: {count: 1}\n"
 
@@ -44,15 +45,7 @@ def exporter(tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[bytes
     config.write_text(CONFIG)
     port = free_tcp_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "chm_exporter",
-            "--config.file",
-            str(config),
-            "--web.listen-address",
-            f"127.0.0.1:{port}",
-        ],
+        exporter_command(config, f"127.0.0.1:{port}"),
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"

@@ -15,6 +15,7 @@ from tests.integration.harness import (
     Samples,
     one,
     probe_ok,
+    profile_modules,
     recorded_int,
     recorded_text,
     series,
@@ -64,10 +65,7 @@ ENT_NAME = "1.3.6.1.2.1.47.1.1.1.1.7"
 
 @pytest.fixture(scope="module")
 def vendor_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    modules = {
-        p: {"snmp": {"profiles": [p], "timeout": 3, "retries": 2}}
-        for p in sorted(set(DEVICES.values()))
-    }
+    modules = profile_modules(DEVICES.values())
     return write_config(tmp_path_factory.mktemp("vendors_a"), DEVICES, modules)
 
 

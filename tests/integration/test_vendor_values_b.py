@@ -16,6 +16,7 @@ from tests.integration.harness import (
     Samples,
     one,
     probe_ok,
+    profile_modules,
     recorded_int,
     recorded_text,
     series,
@@ -56,10 +57,7 @@ JNX = "1.3.6.1.4.1.2636.3.1.13.1"
 
 @pytest.fixture(scope="module")
 def vendor_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    modules = {
-        p: {"snmp": {"profiles": [p], "timeout": 3, "retries": 2}}
-        for p in sorted(set(DEVICES.values()))
-    }
+    modules = profile_modules(DEVICES.values())
     return write_config(tmp_path_factory.mktemp("vendors_b"), DEVICES, modules)
 
 

@@ -22,6 +22,7 @@ import pytest
 
 from tests.kit.layout import load_yaml, prometheus_dir
 from tests.kit.tools import REPO, binary, output, run
+from tests.servers.process import stop_process
 
 SCALING = REPO / "docs" / "scaling.md"
 
@@ -87,12 +88,7 @@ def prometheus(tmp_path: Path) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=20)
         log.close()
 
 

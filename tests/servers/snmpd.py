@@ -34,6 +34,7 @@ from types import TracebackType
 
 from tests.servers.netsnmp import V3Auth, snmpget
 from tests.servers.ports import free_udp_port, free_udp_port_pair
+from tests.servers.process import stop_process
 
 __all__ = [
     "IF_DESCR_OID",
@@ -266,13 +267,7 @@ class Snmpd:
     def stop(self, *, keep_workdir: bool = False) -> None:
         """Terminate snmpd, wait for it, and remove the private directory."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process, timeout=5)
         if not keep_workdir:
             self._cleanup_workdir()
 

@@ -48,6 +48,7 @@ from types import TracebackType
 
 from tests.servers.netsnmp import snmpget
 from tests.servers.ports import free_udp_port, free_udp_port_pair
+from tests.servers.process import stop_process
 
 __all__ = [
     "COUNTER64",
@@ -333,13 +334,7 @@ class Snmpsim:
     def stop(self, *, keep_workdir: bool = False) -> None:
         """Terminate snmpsim, wait for it, and remove the temporary directory."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process, timeout=10)
         if not keep_workdir:
             workdir, self._workdir = self._workdir, None
             if workdir is not None:
