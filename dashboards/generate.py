@@ -85,14 +85,27 @@ def panel(
 
 
 def timeseries(title: str, targets: list[dict[str, Any]], unit: str, **kw: Any) -> dict[str, Any]:
-    kw.setdefault("options", {"legend": {"displayMode": "list", "placement": "bottom"}, "tooltip": {"mode": "multi", "sort": "desc"}})
+    kw.setdefault(
+        "options",
+        {
+            "legend": {"displayMode": "list", "placement": "bottom"},
+            "tooltip": {"mode": "multi", "sort": "desc"},
+        },
+    )
     return panel("timeseries", title, targets, unit, **kw)
 
 
 def stat(title: str, expr: str, unit: str, **kw: Any) -> dict[str, Any]:
     kw.setdefault("w", 4)
     kw.setdefault("h", 4)
-    kw.setdefault("options", {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}, "colorMode": "value", "graphMode": "none"})
+    kw.setdefault(
+        "options",
+        {
+            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+            "colorMode": "value",
+            "graphMode": "none",
+        },
+    )
     return panel("stat", title, [target(expr)], unit, **kw)
 
 
@@ -105,10 +118,36 @@ def table(title: str, targets: list[dict[str, Any]], unit: str, **kw: Any) -> di
     return panel("table", title, targets, unit, **kw)
 
 
+def top_ten(title: str, series: str, unit: str) -> dict[str, Any]:
+    """A table of the ten highest values of `series`, highest first."""
+    return table(
+        title,
+        [target(f"topk(10, {series})", instant=True)],
+        unit,
+        w=8,
+        transformations=[
+            hide_columns(),
+            {"id": "sortBy", "options": {"sort": [{"field": "Value", "desc": True}]}},
+        ],
+    )
+
+
+def up_down_table(title: str, series: str) -> dict[str, Any]:
+    """A narrow table of one device's components, each shown as up or down."""
+    return table(
+        title,
+        [target(series, instant=True)],
+        "none",
+        w=6,
+        mappings=UP_DOWN,
+        transformations=[hide_columns("instance", "job")],
+    )
+
+
 def hide_columns(*names: str) -> dict[str, Any]:
     return {
         "id": "organize",
-        "options": {"excludeByName": {n: True for n in ("Time", "__name__", *names)}},
+        "options": {"excludeByName": dict.fromkeys(("Time", "__name__", *names), True)},
     }
 
 
@@ -182,7 +221,14 @@ def links() -> list[dict[str, Any]]:
     ]
 
 
-def dashboard(uid: str, title: str, description: str, variables: list[dict[str, Any]], panels: list[dict[str, Any]], refresh: str = "1m") -> dict[str, Any]:
+def dashboard(
+    uid: str,
+    title: str,
+    description: str,
+    variables: list[dict[str, Any]],
+    panels: list[dict[str, Any]],
+    refresh: str = "1m",
+) -> dict[str, Any]:
     return {
         "uid": uid,
         "title": title,
@@ -209,18 +255,89 @@ def fleet() -> dict[str, Any]:
         "Devices up and down by vendor, the worst CPU, temperature and utilisation, firing alerts.",
         [],
         [
-            stat("Devices up", 'sum(vendor_state:chm_devices:count{state="up"}) or vector(0)', "none"),
-            stat("Devices down", 'sum(vendor_state:chm_devices:count{state="down"}) or vector(0)', "none", thresholds=[(None, "green"), (1, "red")]),
-            stat("Firing alerts", 'count(ALERTS{alertstate="firing", alertname=~"Chm.*"}) or vector(0)', "none", thresholds=[(None, "green"), (1, "orange")]),
-            stat("Critical alerts", 'count(ALERTS{alertstate="firing", alertname=~"Chm.*", severity="critical"}) or vector(0)', "none", thresholds=[(None, "green"), (1, "red")]),
-            stat("Fleet availability (30 d)", "avg(instance:chm_device_availability:avg_over_time30d)", "percentunit", thresholds=[(None, "red"), (0.999, "green")], options={"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}, "colorMode": "value", "graphMode": "none", "text": {}}),
-            stat("Devices rebooted (24 h)", "count(chm_device_uptime_seconds < 86400) or vector(0)", "none", thresholds=[(None, "green"), (1, "orange")]),
-            table("Devices by vendor and state", [target("vendor_state:chm_devices:count", instant=True)], "none", w=8, transformations=[hide_columns(), {"id": "groupingToMatrix", "options": {"columnField": "state", "rowField": "vendor", "valueField": "Value"}}]),
-            timeseries("Devices down by vendor", [target('sum by (vendor) (vendor_state:chm_devices:count{state="down"})', "{{vendor}}")], "none", w=16),
-            table("Busiest CPUs", [target("topk(10, instance:chm_cpu_utilization:max)", instant=True)], "percentunit", w=8, transformations=[hide_columns(), {"id": "sortBy", "options": {"sort": [{"field": "Value", "desc": True}]}}]),
-            table("Hottest devices", [target("topk(10, instance:chm_temperature_celsius:max)", instant=True)], "celsius", w=8, transformations=[hide_columns(), {"id": "sortBy", "options": {"sort": [{"field": "Value", "desc": True}]}}]),
-            table("Busiest interfaces (per device)", [target("topk(10, instance:chm_interface_utilization:max_ratio_rate5m)", instant=True)], "percentunit", w=8, transformations=[hide_columns(), {"id": "sortBy", "options": {"sort": [{"field": "Value", "desc": True}]}}]),
-            table("Firing alerts", [target('ALERTS{alertstate="firing", alertname!="Watchdog"}', instant=True)], "none", w=24, h=10, transformations=[hide_columns("Value", "alertstate")]),
+            stat(
+                "Devices up", 'sum(vendor_state:chm_devices:count{state="up"}) or vector(0)', "none"
+            ),
+            stat(
+                "Devices down",
+                'sum(vendor_state:chm_devices:count{state="down"}) or vector(0)',
+                "none",
+                thresholds=[(None, "green"), (1, "red")],
+            ),
+            stat(
+                "Firing alerts",
+                'count(ALERTS{alertstate="firing", alertname=~"Chm.*"}) or vector(0)',
+                "none",
+                thresholds=[(None, "green"), (1, "orange")],
+            ),
+            stat(
+                "Critical alerts",
+                'count(ALERTS{alertstate="firing", alertname=~"Chm.*", severity="critical"})'
+                " or vector(0)",
+                "none",
+                thresholds=[(None, "green"), (1, "red")],
+            ),
+            stat(
+                "Fleet availability (30 d)",
+                "avg(instance:chm_device_availability:avg_over_time30d)",
+                "percentunit",
+                thresholds=[(None, "red"), (0.999, "green")],
+                options={
+                    "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+                    "colorMode": "value",
+                    "graphMode": "none",
+                    "text": {},
+                },
+            ),
+            stat(
+                "Devices rebooted (24 h)",
+                "count(chm_device_uptime_seconds < 86400) or vector(0)",
+                "none",
+                thresholds=[(None, "green"), (1, "orange")],
+            ),
+            table(
+                "Devices by vendor and state",
+                [target("vendor_state:chm_devices:count", instant=True)],
+                "none",
+                w=8,
+                transformations=[
+                    hide_columns(),
+                    {
+                        "id": "groupingToMatrix",
+                        "options": {
+                            "columnField": "state",
+                            "rowField": "vendor",
+                            "valueField": "Value",
+                        },
+                    },
+                ],
+            ),
+            timeseries(
+                "Devices down by vendor",
+                [
+                    target(
+                        'sum by (vendor) (vendor_state:chm_devices:count{state="down"})',
+                        "{{vendor}}",
+                    )
+                ],
+                "none",
+                w=16,
+            ),
+            top_ten("Busiest CPUs", "instance:chm_cpu_utilization:max", "percentunit"),
+            top_ten("Hottest devices", "instance:chm_temperature_celsius:max", "celsius"),
+            top_ten(
+                "Busiest interfaces (per device)",
+                "instance:chm_interface_utilization:max_ratio_rate5m",
+                "percentunit",
+            ),
+            table(
+                "Firing alerts",
+                [target('ALERTS{alertstate="firing", alertname!="Watchdog"}', instant=True)],
+                "none",
+                w=24,
+                h=10,
+                transformations=[hide_columns("Value", "alertstate")],
+            ),
         ],
     )
 
@@ -232,41 +349,89 @@ def device() -> dict[str, Any]:
         "One device: identity, reachability, CPU, memory, environment, interfaces, neighbours.",
         [query_variable("instance", "Device", 'label_values(probe_success{prober!=""}, instance)')],
         [
-            table("Device", [target(f"chm_device_info{{{DEVICE}}}", instant=True)], "none", w=24, h=4, transformations=[hide_columns("Value", "job")]),
+            table(
+                "Device",
+                [target(f"chm_device_info{{{DEVICE}}}", instant=True)],
+                "none",
+                w=24,
+                h=4,
+                transformations=[hide_columns("Value", "job")],
+            ),
             stat("Ping", f'probe_success{{{DEVICE}, prober="icmp"}}', "none", mappings=UP_DOWN),
             stat("SNMP", f'probe_success{{{DEVICE}, prober="snmp"}}', "none", mappings=UP_DOWN),
-            stat("Uptime", f"chm_device_uptime_seconds{{{DEVICE}}}", "s", thresholds=[(None, "orange"), (600, "green")]),
-            stat("Availability (30 d)", f"instance:chm_device_availability:avg_over_time30d{{{DEVICE}}}", "percentunit", thresholds=[(None, "red"), (0.999, "green")]),
-            stat("Packet loss (10 m)", f"instance:chm_icmp_packet_loss:ratio10m{{{DEVICE}}}", "percentunit", thresholds=[(None, "green"), (0.2, "red")]),
+            stat(
+                "Uptime",
+                f"chm_device_uptime_seconds{{{DEVICE}}}",
+                "s",
+                thresholds=[(None, "orange"), (600, "green")],
+            ),
+            stat(
+                "Availability (30 d)",
+                f"instance:chm_device_availability:avg_over_time30d{{{DEVICE}}}",
+                "percentunit",
+                thresholds=[(None, "red"), (0.999, "green")],
+            ),
+            stat(
+                "Packet loss (10 m)",
+                f"instance:chm_icmp_packet_loss:ratio10m{{{DEVICE}}}",
+                "percentunit",
+                thresholds=[(None, "green"), (0.2, "red")],
+            ),
             stat("Neighbours", f"count(chm_neighbor_info{{{DEVICE}}}) or vector(0)", "none"),
-            timeseries("CPU", [target(f"chm_cpu_utilization_ratio{{{DEVICE}}}", "{{cpu}}")], "percentunit", w=8, minmax=(0, 1)),
-            timeseries("Memory used", [target(f"instance_pool:chm_memory_utilization:ratio{{{DEVICE}}}", "{{pool}}")], "percentunit", w=8, minmax=(0, 1)),
+            timeseries(
+                "CPU",
+                [target(f"chm_cpu_utilization_ratio{{{DEVICE}}}", "{{cpu}}")],
+                "percentunit",
+                w=8,
+                minmax=(0, 1),
+            ),
+            timeseries(
+                "Memory used",
+                [target(f"instance_pool:chm_memory_utilization:ratio{{{DEVICE}}}", "{{pool}}")],
+                "percentunit",
+                w=8,
+                minmax=(0, 1),
+            ),
             timeseries(
                 "Temperature",
                 [
                     target(f"chm_temperature_celsius{{{DEVICE}}}", "{{sensor}}"),
-                    target(f'chm_temperature_threshold_celsius{{{DEVICE}, level="warning"}}', "{{sensor}} warning threshold"),
+                    target(
+                        f'chm_temperature_threshold_celsius{{{DEVICE}, level="warning"}}',
+                        "{{sensor}} warning threshold",
+                    ),
                 ],
                 "celsius",
                 w=8,
             ),
-            table("Fans", [target(f"chm_fan_up{{{DEVICE}}}", instant=True)], "none", w=6, mappings=UP_DOWN, transformations=[hide_columns("instance", "job")]),
-            table("Power supplies", [target(f"chm_psu_up{{{DEVICE}}}", instant=True)], "none", w=6, mappings=UP_DOWN, transformations=[hide_columns("instance", "job")]),
+            up_down_table("Fans", f"chm_fan_up{{{DEVICE}}}"),
+            up_down_table("Power supplies", f"chm_psu_up{{{DEVICE}}}"),
             timeseries(
                 "Ping round-trip time",
                 [target(f'probe_icmp_rtt_seconds{{{DEVICE}, stat=~"min|avg|max"}}', "{{stat}}")],
                 "s",
                 w=6,
             ),
-            timeseries("Probe duration", [target(f"probe_duration_seconds{{{DEVICE}}}", "{{prober}}")], "s", w=6),
+            timeseries(
+                "Probe duration",
+                [target(f"probe_duration_seconds{{{DEVICE}}}", "{{prober}}")],
+                "s",
+                w=6,
+            ),
             table(
                 "Interfaces",
                 [
                     target(f"chm_interface_admin_up{{{DEVICE}}}", instant=True),
                     target(f"chm_interface_up{{{DEVICE}}}", instant=True),
                     target(f"chm_interface_speed_bits_per_second{{{DEVICE}}}", instant=True),
-                    target(f"instance_interface:chm_interface_receive_bits:rate5m{{{DEVICE}}}", instant=True),
-                    target(f"instance_interface:chm_interface_transmit_bits:rate5m{{{DEVICE}}}", instant=True),
+                    target(
+                        f"instance_interface:chm_interface_receive_bits:rate5m{{{DEVICE}}}",
+                        instant=True,
+                    ),
+                    target(
+                        f"instance_interface:chm_interface_transmit_bits:rate5m{{{DEVICE}}}",
+                        instant=True,
+                    ),
                 ],
                 "none",
                 w=24,
@@ -281,7 +446,14 @@ def device() -> dict[str, Any]:
                 mappings=UP_DOWN,
                 transformations=[{"id": "merge", "options": {}}, hide_columns("instance", "job")],
             ),
-            table("Neighbours", [target(f"chm_neighbor_info{{{DEVICE}}}", instant=True)], "none", w=24, h=8, transformations=[hide_columns("Value", "instance", "job")]),
+            table(
+                "Neighbours",
+                [target(f"chm_neighbor_info{{{DEVICE}}}", instant=True)],
+                "none",
+                w=24,
+                h=8,
+                transformations=[hide_columns("Value", "instance", "job")],
+            ),
         ],
     )
 
@@ -299,19 +471,95 @@ def interfaces() -> dict[str, Any]:
         "Traffic, utilisation, errors, discards, packets and optics of one device's interfaces.",
         [
             query_variable("instance", "Device", "label_values(chm_interface_up, instance)"),
-            query_variable("ifname", "Interface", 'label_values(chm_interface_up{instance="$instance"}, ifname)', multi=True),
+            query_variable(
+                "ifname",
+                "Interface",
+                'label_values(chm_interface_up{instance="$instance"}, ifname)',
+                multi=True,
+            ),
         ],
         [
-            timeseries("Receive traffic", [target(f"rate(chm_interface_receive_bytes_total{{{IFACES}}}[$__rate_interval]) * 8", "{{ifname}}")], "bps"),
-            timeseries("Transmit traffic", [target(f"rate(chm_interface_transmit_bytes_total{{{IFACES}}}[$__rate_interval]) * 8", "{{ifname}}")], "bps"),
-            timeseries("Utilisation (5 m)", both(f"instance_interface:chm_interface_{{dir}}_utilization:ratio_rate5m{{{{{IFACES}}}}}"), "percentunit", w=24, minmax=(0, 1), thresholds=[(None, "green"), (0.9, "red")]),
-            timeseries("Errors", both(f"rate(chm_interface_{{dir}}_errors_total{{{{{IFACES}}}}}[$__rate_interval])"), "pps"),
-            timeseries("Discards", both(f"rate(chm_interface_{{dir}}_discards_total{{{{{IFACES}}}}}[$__rate_interval])"), "pps"),
-            timeseries("Packets by cast", both(f"sum by (ifname, cast) (rate(chm_interface_{{dir}}_packets_total{{{{{IFACES}}}}}[$__rate_interval]))", "{{ifname}} {{cast}}"), "pps", w=24),
-            timeseries("Optical receive power", [target(f"chm_optic_rx_power_dbm{{{IFACES}}}", "{{ifname}} lane {{lane}}")], "dBm", w=8),
-            timeseries("Optical transmit power", [target(f"chm_optic_tx_power_dbm{{{IFACES}}}", "{{ifname}} lane {{lane}}")], "dBm", w=8),
-            timeseries("Laser bias current", [target(f"chm_optic_bias_current_amperes{{{IFACES}}}", "{{ifname}} lane {{lane}}")], "amp", w=8),
-            panel("state-timeline", "Operational state", [target(f"chm_interface_up{{{IFACES}}}", "{{ifname}}")], "none", w=24, mappings=UP_DOWN, options={"showValue": "never", "mergeValues": True, "rowHeight": 0.8}),
+            timeseries(
+                "Receive traffic",
+                [
+                    target(
+                        f"rate(chm_interface_receive_bytes_total{{{IFACES}}}[$__rate_interval])"
+                        " * 8",
+                        "{{ifname}}",
+                    )
+                ],
+                "bps",
+            ),
+            timeseries(
+                "Transmit traffic",
+                [
+                    target(
+                        f"rate(chm_interface_transmit_bytes_total{{{IFACES}}}[$__rate_interval])"
+                        " * 8",
+                        "{{ifname}}",
+                    )
+                ],
+                "bps",
+            ),
+            timeseries(
+                "Utilisation (5 m)",
+                both(
+                    f"instance_interface:chm_interface_{{dir}}_utilization:ratio_rate5m{{{{{IFACES}}}}}"
+                ),
+                "percentunit",
+                w=24,
+                minmax=(0, 1),
+                thresholds=[(None, "green"), (0.9, "red")],
+            ),
+            timeseries(
+                "Errors",
+                both(f"rate(chm_interface_{{dir}}_errors_total{{{{{IFACES}}}}}[$__rate_interval])"),
+                "pps",
+            ),
+            timeseries(
+                "Discards",
+                both(
+                    f"rate(chm_interface_{{dir}}_discards_total{{{{{IFACES}}}}}[$__rate_interval])"
+                ),
+                "pps",
+            ),
+            timeseries(
+                "Packets by cast",
+                both(
+                    "sum by (ifname, cast) "
+                    f"(rate(chm_interface_{{dir}}_packets_total{{{{{IFACES}}}}}[$__rate_interval]))",
+                    "{{ifname}} {{cast}}",
+                ),
+                "pps",
+                w=24,
+            ),
+            timeseries(
+                "Optical receive power",
+                [target(f"chm_optic_rx_power_dbm{{{IFACES}}}", "{{ifname}} lane {{lane}}")],
+                "dBm",
+                w=8,
+            ),
+            timeseries(
+                "Optical transmit power",
+                [target(f"chm_optic_tx_power_dbm{{{IFACES}}}", "{{ifname}} lane {{lane}}")],
+                "dBm",
+                w=8,
+            ),
+            timeseries(
+                "Laser bias current",
+                [target(f"chm_optic_bias_current_amperes{{{IFACES}}}", "{{ifname}} lane {{lane}}")],
+                "amp",
+                w=8,
+            ),
+            panel(
+                "state-timeline",
+                "Operational state",
+                [target(f"chm_interface_up{{{IFACES}}}", "{{ifname}}")],
+                "none",
+                w=24,
+                mappings=UP_DOWN,
+                options={"showValue": "never", "mergeValues": True, "rowHeight": 0.8},
+            ),
         ],
     )
 
@@ -321,20 +569,67 @@ def availability() -> dict[str, Any]:
     return dashboard(
         "chm-availability",
         "CHM availability and SLA",
-        f"Device availability (answered any CHM prober) against the {objective} objective over 30 days.",
-        [query_variable("instance", "Device", "label_values(instance:chm_device_up:max, instance)", multi=True)],
+        f"Device availability (answered any CHM prober) against the {objective} objective"
+        " over 30 days.",
         [
-            stat("Fleet availability (30 d)", f"avg(instance:chm_device_availability:avg_over_time30d{{{DEVICES}}})", "percentunit", w=6, thresholds=[(None, "red"), (float(objective), "green")]),
-            stat("Fleet availability (1 d)", f"avg(instance:chm_device_availability:avg_over_time1d{{{DEVICES}}})", "percentunit", w=6, thresholds=[(None, "red"), (float(objective), "green")]),
-            stat("Devices below objective (30 d)", f"count(instance:chm_device_availability:avg_over_time30d{{{DEVICES}}} < {objective}) or vector(0)", "none", w=6, thresholds=[(None, "green"), (1, "red")]),
-            stat("Budget burn alerts firing", 'count(ALERTS{alertname="ChmAvailabilityBudgetBurn", alertstate="firing"}) or vector(0)', "none", w=6, thresholds=[(None, "green"), (1, "red")]),
+            query_variable(
+                "instance",
+                "Device",
+                "label_values(instance:chm_device_up:max, instance)",
+                multi=True,
+            )
+        ],
+        [
+            stat(
+                "Fleet availability (30 d)",
+                f"avg(instance:chm_device_availability:avg_over_time30d{{{DEVICES}}})",
+                "percentunit",
+                w=6,
+                thresholds=[(None, "red"), (float(objective), "green")],
+            ),
+            stat(
+                "Fleet availability (1 d)",
+                f"avg(instance:chm_device_availability:avg_over_time1d{{{DEVICES}}})",
+                "percentunit",
+                w=6,
+                thresholds=[(None, "red"), (float(objective), "green")],
+            ),
+            stat(
+                "Devices below objective (30 d)",
+                f"count(instance:chm_device_availability:avg_over_time30d{{{DEVICES}}}"
+                f" < {objective}) or vector(0)",
+                "none",
+                w=6,
+                thresholds=[(None, "green"), (1, "red")],
+            ),
+            stat(
+                "Budget burn alerts firing",
+                'count(ALERTS{alertname="ChmAvailabilityBudgetBurn", alertstate="firing"})'
+                " or vector(0)",
+                "none",
+                w=6,
+                thresholds=[(None, "green"), (1, "red")],
+            ),
             table(
                 "Availability per device",
                 [
-                    target(f"instance:chm_device_availability:avg_over_time1d{{{DEVICES}}}", instant=True),
-                    target(f"instance:chm_device_availability:avg_over_time30d{{{DEVICES}}}", instant=True),
-                    target(f"1 - (1 - instance:chm_device_availability:avg_over_time30d{{{DEVICES}}}) / (1 - {objective})", instant=True),
-                    target(f"avg_over_time(instance:chm_device_up:max{{{DEVICES}}}[$__range])", instant=True),
+                    target(
+                        f"instance:chm_device_availability:avg_over_time1d{{{DEVICES}}}",
+                        instant=True,
+                    ),
+                    target(
+                        f"instance:chm_device_availability:avg_over_time30d{{{DEVICES}}}",
+                        instant=True,
+                    ),
+                    target(
+                        f"1 - (1 - instance:chm_device_availability:avg_over_time30d{{{DEVICES}}})"
+                        f" / (1 - {objective})",
+                        instant=True,
+                    ),
+                    target(
+                        f"avg_over_time(instance:chm_device_up:max{{{DEVICES}}}[$__range])",
+                        instant=True,
+                    ),
                 ],
                 "percentunit",
                 w=24,
@@ -345,18 +640,49 @@ def availability() -> dict[str, Any]:
                     unit_of("Value #C", "percentunit", "Error budget left (30 d)"),
                     unit_of("Value #D", "percentunit", "Selected range"),
                 ],
-                transformations=[{"id": "merge", "options": {}}, hide_columns(), {"id": "sortBy", "options": {"sort": [{"field": "Value #B"}]}}],
+                transformations=[
+                    {"id": "merge", "options": {}},
+                    hide_columns(),
+                    {"id": "sortBy", "options": {"sort": [{"field": "Value #B"}]}},
+                ],
             ),
-            timeseries("Availability (1 h window)", [target(f"instance:chm_device_availability:avg_over_time1h{{{DEVICES}}}", "{{instance}}")], "percentunit", w=12, minmax=(None, 1)),
+            timeseries(
+                "Availability (1 h window)",
+                [
+                    target(
+                        f"instance:chm_device_availability:avg_over_time1h{{{DEVICES}}}",
+                        "{{instance}}",
+                    )
+                ],
+                "percentunit",
+                w=12,
+                minmax=(None, 1),
+            ),
             timeseries(
                 "Error budget burn rate (1 h)",
-                [target(f"(1 - instance:chm_device_availability:avg_over_time1h{{{DEVICES}}}) / (1 - {objective})", "{{instance}}")],
+                [
+                    target(
+                        f"(1 - instance:chm_device_availability:avg_over_time1h{{{DEVICES}}})"
+                        f" / (1 - {objective})",
+                        "{{instance}}",
+                    )
+                ],
                 "none",
                 w=12,
-                description="1 = spending the budget exactly over 30 days; 14.4 pages (2 % of the budget in an hour).",
+                description="1 = spending the budget exactly over 30 days;"
+                " 14.4 pages (2 % of the budget in an hour).",
                 thresholds=[(None, "green"), (1, "orange"), (14.4, "red")],
             ),
-            panel("state-timeline", "Up and down", [target(f"instance:chm_device_up:max{{{DEVICES}}}", "{{instance}}")], "none", w=24, h=10, mappings=UP_DOWN, options={"showValue": "never", "mergeValues": True, "rowHeight": 0.8}),
+            panel(
+                "state-timeline",
+                "Up and down",
+                [target(f"instance:chm_device_up:max{{{DEVICES}}}", "{{instance}}")],
+                "none",
+                w=24,
+                h=10,
+                mappings=UP_DOWN,
+                options={"showValue": "never", "mergeValues": True, "rowHeight": 0.8},
+            ),
         ],
     )
 
@@ -366,46 +692,140 @@ def exporter() -> dict[str, Any]:
     return dashboard(
         "chm-exporter",
         "CHM exporter",
-        "The exporter itself: probes, durations, SNMP packets, bad requests, config reloads, process.",
-        [query_variable("exporter", "Exporter", 'label_values(up{job="chm_exporter"}, instance)', multi=True)],
+        "The exporter itself: probes, durations, SNMP packets, bad requests, config reloads,"
+        " process.",
         [
-            stat("Exporters up", f"sum(up{{{EXPORTERS}}})", "none", w=6, thresholds=[(None, "red"), (1, "green")]),
-            stat("Probes in flight", f"sum(chm_exporter_probes_in_flight{{{EXPORTERS}}})", "none", w=6),
-            stat("Config reload", f"min(chm_exporter_config_last_reload_successful{{{EXPORTERS}}})", "none", w=6, mappings=[{"type": "value", "options": {"0": {"text": "failed", "color": "red", "index": 0}, "1": {"text": "ok", "color": "green", "index": 1}}}]),
-            stat("Last good reload", f"max(chm_exporter_config_last_reload_success_timestamp_seconds{{{EXPORTERS}}}) * 1000", "dateTimeFromNow", w=6),
-            timeseries("Probes by result", [target(f"sum by (prober, result) (rate(chm_exporter_probes_total{{{EXPORTERS}}}{rate}))", "{{prober}} {{result}}")], "reqps"),
+            query_variable(
+                "exporter", "Exporter", 'label_values(up{job="chm_exporter"}, instance)', multi=True
+            )
+        ],
+        [
+            stat(
+                "Exporters up",
+                f"sum(up{{{EXPORTERS}}})",
+                "none",
+                w=6,
+                thresholds=[(None, "red"), (1, "green")],
+            ),
+            stat(
+                "Probes in flight",
+                f"sum(chm_exporter_probes_in_flight{{{EXPORTERS}}})",
+                "none",
+                w=6,
+            ),
+            stat(
+                "Config reload",
+                f"min(chm_exporter_config_last_reload_successful{{{EXPORTERS}}})",
+                "none",
+                w=6,
+                mappings=[
+                    {
+                        "type": "value",
+                        "options": {
+                            "0": {"text": "failed", "color": "red", "index": 0},
+                            "1": {"text": "ok", "color": "green", "index": 1},
+                        },
+                    }
+                ],
+            ),
+            stat(
+                "Last good reload",
+                "max(chm_exporter_config_last_reload_success_timestamp_seconds"
+                f"{{{EXPORTERS}}}) * 1000",
+                "dateTimeFromNow",
+                w=6,
+            ),
+            timeseries(
+                "Probes by result",
+                [
+                    target(
+                        "sum by (prober, result) "
+                        f"(rate(chm_exporter_probes_total{{{EXPORTERS}}}{rate}))",
+                        "{{prober}} {{result}}",
+                    )
+                ],
+                "reqps",
+            ),
             timeseries(
                 "Probe failure ratio by module",
-                [target(f'sum by (module) (rate(chm_exporter_probes_total{{{EXPORTERS}, result="failure"}}{rate})) / sum by (module) (rate(chm_exporter_probes_total{{{EXPORTERS}}}{rate}))', "{{module}}")],
+                [
+                    target(
+                        "sum by (module) (rate(chm_exporter_probes_total"
+                        f'{{{EXPORTERS}, result="failure"}}{rate}))'
+                        " / sum by (module) (rate(chm_exporter_probes_total"
+                        f"{{{EXPORTERS}}}{rate}))",
+                        "{{module}}",
+                    )
+                ],
                 "percentunit",
                 minmax=(0, 1),
             ),
             timeseries(
                 "Probe duration",
                 [
-                    target(f"histogram_quantile({q}, sum by (le, prober) (rate(chm_exporter_probe_duration_seconds_bucket{{{EXPORTERS}}}{rate})))", f"{{{{prober}}}} p{int(float(q) * 100)}")
+                    target(
+                        f"histogram_quantile({q}, sum by (le, prober)"
+                        " (rate(chm_exporter_probe_duration_seconds_bucket"
+                        f"{{{EXPORTERS}}}{rate})))",
+                        f"{{{{prober}}}} p{int(float(q) * 100)}",
+                    )
                     for q in ("0.5", "0.95", "0.99")
                 ],
                 "s",
             ),
             timeseries(
                 "Scrape duration of the probe jobs",
-                [target('max by (job) (scrape_duration_seconds{job=~"chm_snmp|chm_icmp"})', "{{job}} max")],
+                [
+                    target(
+                        'max by (job) (scrape_duration_seconds{job=~"chm_snmp|chm_icmp"})',
+                        "{{job}} max",
+                    )
+                ],
                 "s",
-                description="Compare with the jobs' scrape_timeout: probes that end at the deadline return partial data.",
+                description="Compare with the jobs' scrape_timeout: probes that end at the"
+                " deadline return partial data.",
             ),
             timeseries(
                 "SNMP packets",
                 [
-                    target(f"sum(rate(chm_exporter_snmp_packets_sent_total{{{EXPORTERS}}}{rate}))", "sent"),
-                    target(f"sum(rate(chm_exporter_snmp_retries_total{{{EXPORTERS}}}{rate}))", "retries"),
-                    target(f"sum(rate(chm_exporter_snmp_timeouts_total{{{EXPORTERS}}}{rate}))", "timeouts"),
+                    target(
+                        f"sum(rate(chm_exporter_snmp_packets_sent_total{{{EXPORTERS}}}{rate}))",
+                        "sent",
+                    ),
+                    target(
+                        f"sum(rate(chm_exporter_snmp_retries_total{{{EXPORTERS}}}{rate}))",
+                        "retries",
+                    ),
+                    target(
+                        f"sum(rate(chm_exporter_snmp_timeouts_total{{{EXPORTERS}}}{rate}))",
+                        "timeouts",
+                    ),
                 ],
                 "pps",
             ),
-            timeseries("Invalid requests by reason", [target(f"sum by (reason) (rate(chm_exporter_invalid_requests_total{{{EXPORTERS}}}{rate}))", "{{reason}}")], "reqps"),
-            timeseries("CPU", [target(f"rate(process_cpu_seconds_total{{{EXPORTERS}}}{rate})", "{{instance}}")], "percentunit", w=8),
-            timeseries("Resident memory", [target(f"process_resident_memory_bytes{{{EXPORTERS}}}", "{{instance}}")], "bytes", w=8),
+            timeseries(
+                "Invalid requests by reason",
+                [
+                    target(
+                        "sum by (reason) "
+                        f"(rate(chm_exporter_invalid_requests_total{{{EXPORTERS}}}{rate}))",
+                        "{{reason}}",
+                    )
+                ],
+                "reqps",
+            ),
+            timeseries(
+                "CPU",
+                [target(f"rate(process_cpu_seconds_total{{{EXPORTERS}}}{rate})", "{{instance}}")],
+                "percentunit",
+                w=8,
+            ),
+            timeseries(
+                "Resident memory",
+                [target(f"process_resident_memory_bytes{{{EXPORTERS}}}", "{{instance}}")],
+                "bytes",
+                w=8,
+            ),
             timeseries(
                 "Open file descriptors",
                 [

@@ -4,9 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 echo "== ruff"
-.venv/bin/ruff check chm_exporter tests bench scripts
-.venv/bin/ruff format --check chm_exporter tests bench scripts
-echo "== mypy (strict, package)"
+.venv/bin/ruff check chm_exporter tests bench scripts dashboards
+.venv/bin/ruff format --check chm_exporter tests bench scripts dashboards
+echo "== mypy (strict: package, bench, dashboards)"
 .venv/bin/mypy
 echo "== pytest"
 .venv/bin/pytest -p no:cacheprovider "$@"

@@ -1,0 +1,1 @@
+"""Benchmarks against the Debian anchors; run as modules from the repository root."""
