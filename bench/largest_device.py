@@ -1,7 +1,7 @@
 """Scrape time and exporter CPU for the largest recorded device (junos_ex4600mp, 854
 interfaces) with module=auto, with and without the per-device lookup cache.
 
-    .venv/bin/python bench/largest_device.py [--scrapes 10]
+    .venv/bin/python -m bench.largest_device [--scrapes 10]
 
 snmpsim serves the recording on loopback; it is pure Python and slow, so wall time here is
 mostly the simulator's. The exporter's CPU per scrape (utime+stime from /proc) is the number
@@ -13,20 +13,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import aiohttp
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.run import Process, proc_cpu_seconds, running, wait_http  # noqa: E402
-from tests.servers.ports import free_tcp_port  # noqa: E402
-from tests.servers.process import exporter_command  # noqa: E402
-from tests.servers.snmpsim import Snmpsim  # noqa: E402
+from bench.run import Process, proc_cpu_seconds, running, wait_http
+from tests.servers.ports import free_tcp_port
+from tests.servers.process import exporter_command
+from tests.servers.snmpsim import Snmpsim
 
 DEVICE = "juniper_junos/junos_ex4600mp"
 CONFIG = f"""\

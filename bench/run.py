@@ -2,9 +2,11 @@
 
 Run as root from the repository root (tap devices need CAP_NET_ADMIN)::
 
-    .venv/bin/python bench/run.py            # full run, about 3-4 minutes on 2 cores
-    .venv/bin/python bench/run.py --quick    # smoke run, under a minute
-    .venv/bin/python bench/run.py --profile  # also run CHM under cProfile, print top functions
+    .venv/bin/python -m bench.run            # full run, about 3-4 minutes on 2 cores
+    .venv/bin/python -m bench.run --quick    # smoke run, under a minute
+    .venv/bin/python -m bench.run --profile  # also run CHM under cProfile, print top functions
+
+(a module run, so ``tests.servers`` imports from the repository root without path edits)
 
 What happens, all on loopback:
 
@@ -60,16 +62,14 @@ from typing import Any
 
 import aiohttp
 
+from tests.servers.ports import free_tcp_port
+from tests.servers.process import stop_process
+from tests.servers.snmpd import Snmpd, tap_interfaces
+from tests.servers.udpdelay import UdpDelayProxy
+
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from tests.servers.ports import free_tcp_port  # noqa: E402
-from tests.servers.process import stop_process  # noqa: E402
-from tests.servers.snmpd import Snmpd, tap_interfaces  # noqa: E402
-from tests.servers.udpdelay import UdpDelayProxy  # noqa: E402
-
-SELF = Path(__file__).resolve()
+#: this benchmark run again as a child (the delay proxy, the run inside a namespace)
+SELF = [sys.executable, "-m", "bench.run"]
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
 SNMP_EXPORTER_CONFIG = BENCH / "snmp_exporter.yml"
@@ -805,8 +805,7 @@ async def bench(args: argparse.Namespace, stack: contextlib.ExitStack, work: Pat
             Process(
                 "udpdelay",
                 [
-                    sys.executable,
-                    str(SELF),
+                    *SELF,
                     "--_delay-proxy",
                     str(snmp_port),
                     str(args.delay_ms / 1000),
@@ -987,13 +986,13 @@ def run_in_netns(argv: list[str]) -> int:
                 "netns",
                 "exec",
                 name,
-                sys.executable,
-                str(SELF),
+                *SELF,
                 *argv,
                 "--_in-netns",
                 name,
             ],
             start_new_session=True,
+            cwd=ROOT,
         )
         while True:
             try:

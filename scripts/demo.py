@@ -15,11 +15,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from tests.servers.process import exporter_command  # noqa: E402
-from tests.servers.snmpsim import Snmpsim  # noqa: E402  (after the path is set)
+from tests.servers.process import exporter_command
+from tests.servers.snmpsim import Snmpsim
 
 DEVICES = {
     "sw-cisco": "cisco_ios/ios_2960x",

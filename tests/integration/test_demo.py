@@ -12,7 +12,8 @@ REPO = Path(__file__).resolve().parents[2]
 def test_demo_prints_commands_and_real_metrics() -> None:
     port = free_tcp_port()
     done = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "demo.py"), "--once", "--port", str(port)],
+        [sys.executable, "-m", "scripts.demo", "--once", "--port", str(port)],
+        cwd=REPO,
         capture_output=True,
         text=True,
         timeout=180,

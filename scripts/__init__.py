@@ -1,0 +1,1 @@
+"""Setup, test, demo and docs scripts; the Python ones run as modules from the repository root."""
