@@ -264,14 +264,14 @@ def serve_delay_proxy(upstream_port: int, delay: float) -> None:
 
     async def main() -> None:
         proxy = UdpDelayProxy("127.0.0.1", upstream_port, delay)
-        await proxy.start()
+        await proxy.listen()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         print(proxy.port, flush=True)
         await stop.wait()
-        await proxy.stop()
+        await proxy.close()
 
     asyncio.run(main())
 

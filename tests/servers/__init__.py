@@ -3,6 +3,7 @@
 Everything here binds loopback only (127.0.0.1 / ::1) or lives in a network namespace the
 code creates, and every server is stopped and cleaned up on exit:
 
+- :mod:`tests.servers.lifecycle`: the start/retry/wait/stop lifecycle the servers share.
 - :mod:`tests.servers.ports`: free loopback UDP/TCP ports.
 - :mod:`tests.servers.netsnmp`: thin wrappers around the net-snmp CLI (``snmpget``,
   ``snmpbulkwalk``) used to check the servers from outside.

@@ -75,10 +75,10 @@ def udp_delay_proxy() -> Iterator[ProxyFactory]:
     proxies: list[UdpDelayProxy] = []
 
     def make(upstream_host: str, upstream_port: int, delay: float) -> UdpDelayProxy:
-        proxy = UdpDelayProxy(upstream_host, upstream_port, delay).start_in_thread()
+        proxy = UdpDelayProxy(upstream_host, upstream_port, delay).start()
         proxies.append(proxy)
         return proxy
 
     yield make
     for proxy in proxies:
-        proxy.stop_thread()
+        proxy.stop()

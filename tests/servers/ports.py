@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import socket
 
-__all__ = ["free_tcp_port", "free_udp_port", "free_udp_port_pair"]
+__all__ = ["free_tcp_port", "free_udp_port", "free_udp_port_on", "free_udp_port_pair"]
 
 
 def _family(host: str) -> socket.AddressFamily:
@@ -47,3 +47,8 @@ def free_udp_port_pair(host4: str = "127.0.0.1", host6: str = "::1", attempts: i
                 continue
             return port
     raise RuntimeError(f"no UDP port free on both {host4} and {host6} after {attempts} attempts")
+
+
+def free_udp_port_on(host: str, host6: str | None) -> int:
+    """Return a UDP port free on ``host``, and on ``host6`` too when one is given."""
+    return free_udp_port_pair(host, host6) if host6 else free_udp_port(host)

@@ -26,15 +26,12 @@ import contextlib
 import secrets
 import shutil
 import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
 
+from tests.servers.lifecycle import ProcessServer, ServerStartError
 from tests.servers.netsnmp import V3Auth, snmpget
-from tests.servers.ports import free_udp_port, free_udp_port_pair
-from tests.servers.process import stop_process
+from tests.servers.ports import free_udp_port_on
 
 __all__ = [
     "IF_DESCR_OID",
@@ -70,11 +67,10 @@ V3_USERS: dict[str, V3Auth] = {
 _CREATE_AUTH = {"MD5": "MD5", "SHA": "SHA", "SHA256": "SHA-256"}
 _CREATE_PRIV = {"DES": "DES", "AES": "AES", "AES256": "AES-256"}
 _ROUSER_LEVEL = {"noAuthNoPriv": "noauth", "authNoPriv": "auth", "authPriv": "priv"}
-_BIND_FAILURE = "Error opening specified endpoint"
 _IFNAMSIZ = 15
 
 
-class SnmpdStartError(RuntimeError):
+class SnmpdStartError(ServerStartError):
     """snmpd exited or did not answer in time; the message carries its log."""
 
 
@@ -95,13 +91,19 @@ def _user_lines(users: dict[str, V3Auth]) -> list[str]:
     return lines
 
 
-class Snmpd:
+class Snmpd(ProcessServer):
     """A private snmpd on loopback; a context manager (also :meth:`start` / :meth:`stop`).
 
     Attributes after start: ``host`` (127.0.0.1), ``host6`` (::1 or None), ``port``,
     ``community``, ``sys_name``, ``sys_location``, ``sys_contact``, ``users``
     (user -> :class:`~tests.servers.netsnmp.V3Auth`), ``workdir``, ``conf_path``, ``log_path``.
     """
+
+    name = "snmpd"
+    start_error = SnmpdStartError
+    port_taken_text = "Error opening specified endpoint"
+    workdir_prefix = "chm-snmpd-"
+    output_name = "stdio.log"
 
     def __init__(
         self,
@@ -120,29 +122,18 @@ class Snmpd:
         ``port`` None picks a free one (retried if someone takes it first); ``extra_conf``
         is appended verbatim to the generated snmpd.conf.
         """
+        super().__init__(port=port, start_timeout=start_timeout)
         self.host = "127.0.0.1"
         self.host6: str | None = "::1" if ipv6 else None
-        self.port = port or 0
         self.community = "public"
         self.sys_name = sys_name
         self.sys_location = sys_location
         self.sys_contact = sys_contact
         self.users: dict[str, V3Auth] = dict(V3_USERS)
         self.extra_conf = extra_conf
-        self.start_timeout = start_timeout
         self.binary = binary
-        self._fixed_port = port is not None
-        self._process: subprocess.Popen[bytes] | None = None
-        self._workdir: tempfile.TemporaryDirectory[str] | None = None
 
     # -- paths ------------------------------------------------------------------------------
-    @property
-    def workdir(self) -> Path:
-        """The private directory holding config, log, pid file and persistent state."""
-        if self._workdir is None:
-            raise RuntimeError("snmpd is not started")
-        return Path(self._workdir.name)
-
     @property
     def conf_path(self) -> Path:
         """The generated snmpd.conf."""
@@ -157,7 +148,7 @@ class Snmpd:
         """snmpd's log plus anything it wrote on stdout/stderr."""
         texts = [
             path.read_text(errors="replace")
-            for path in (self.log_path, self.workdir / "stdio.log")
+            for path in (self.log_path, self.output_path)
             if path.exists()
         ]
         return "\n".join(texts)
@@ -204,58 +195,22 @@ class Snmpd:
             str(self.workdir / "snmpd.pid"),
         ]
 
-    # -- lifecycle --------------------------------------------------------------------------
-    def start(self) -> Snmpd:
-        """Start snmpd and wait until it answers; retry on a lost port race."""
+    # -- lifecycle (tests.servers.lifecycle) ------------------------------------------------
+    def _prepare(self) -> None:
+        """Check the binary, then make the private directory."""
         if not Path(self.binary).exists():
             raise SnmpdStartError(f"{self.binary} not found: run scripts/setup.sh (package snmpd)")
-        self._workdir = tempfile.TemporaryDirectory(prefix="chm-snmpd-")
-        try:
-            self._start_with_retries()
-        except BaseException:
-            self.stop()
-            raise
-        return self
+        super()._prepare()
 
-    def _start_with_retries(self) -> None:
-        """Launch; on a lost race for a picked port, try again with another (3 attempts)."""
-        for attempt in range(3):
-            if not self._fixed_port:
-                self.port = free_udp_port_pair() if self.host6 else free_udp_port(self.host)
-            try:
-                self._launch_and_wait()
-                return
-            except SnmpdStartError as exc:
-                self.stop(keep_workdir=True)
-                if self._fixed_port or _BIND_FAILURE not in str(exc) or attempt == 2:
-                    raise
+    def _pick_port(self) -> int:
+        return free_udp_port_on(self.host, self.host6)
 
-    def _launch_and_wait(self) -> None:
-        """Write config, spawn snmpd, poll sysName until it answers or the deadline passes."""
+    def _launch(self) -> None:
+        """Write the config for this attempt's port, then spawn snmpd."""
         (self.workdir / "persist").mkdir(exist_ok=True)
         self.log_path.unlink(missing_ok=True)
         self.conf_path.write_text(self.config_text())
-        with (self.workdir / "stdio.log").open("wb") as stdio:
-            self._process = subprocess.Popen(
-                self._argv(), env=self._env(), stdout=stdio, stderr=subprocess.STDOUT
-            )
-        self._wait_until_answering()
-
-    def _wait_until_answering(self) -> None:
-        """Poll with snmpget of sysName (bounded by ``start_timeout``)."""
-        assert self._process is not None
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise SnmpdStartError(
-                    f"snmpd exited with {self._process.returncode}:\n{self.log_text()}"
-                )
-            if self.answers():
-                return
-            time.sleep(0.1)
-        raise SnmpdStartError(
-            f"snmpd did not answer within {self.start_timeout} s:\n{self.log_text()}"
-        )
+        super()._launch()
 
     def answers(self) -> bool:
         """True when a v2c GET of sysName returns this agent's sysName."""
@@ -263,30 +218,6 @@ class Snmpd:
             self.host, self.port, [SYS_NAME_OID], community=self.community, timeout=0.3
         )
         return result.returncode == 0 and self.sys_name in result.stdout
-
-    def stop(self, *, keep_workdir: bool = False) -> None:
-        """Terminate snmpd, wait for it, and remove the private directory."""
-        process, self._process = self._process, None
-        stop_process(process, timeout=5)
-        if not keep_workdir:
-            self._cleanup_workdir()
-
-    def _cleanup_workdir(self) -> None:
-        """Remove the private directory, if any."""
-        workdir, self._workdir = self._workdir, None
-        if workdir is not None:
-            workdir.cleanup()
-
-    def __enter__(self) -> Snmpd:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 # -- many interfaces ------------------------------------------------------------------------

@@ -39,16 +39,12 @@ from __future__ import annotations
 
 import os
 import pwd
-import subprocess
-import tempfile
-import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from types import TracebackType
 
+from tests.servers.lifecycle import ProcessServer, ServerStartError
 from tests.servers.netsnmp import snmpget
-from tests.servers.ports import free_udp_port, free_udp_port_pair
-from tests.servers.process import stop_process
+from tests.servers.ports import free_udp_port_on
 
 __all__ = [
     "COUNTER64",
@@ -68,12 +64,11 @@ DEFAULT_PROBE_COMMUNITY = "cisco_ios/ios_2960x"
 COUNTER64 = 70
 _PROCESS_USER = "nobody"
 _PROCESS_GROUP = "nogroup"
-_BIND_FAILURE = "Address already in use"
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 _OCTET_TYPES = {"4", "68"}
 
 
-class SnmpsimStartError(RuntimeError):
+class SnmpsimStartError(ServerStartError):
     """snmpsim is missing, exited, or did not answer in time; the message carries its log."""
 
 
@@ -143,7 +138,7 @@ def delay_snmprec(records: str, wait_ms: int, oid_prefixes: Iterable[str] | None
     return "\n".join(out) + "\n"
 
 
-class Snmpsim:
+class Snmpsim(ProcessServer):
     """snmpsim on loopback; a context manager (also :meth:`start` / :meth:`stop`).
 
     Attributes: ``host`` (127.0.0.1 unless given), ``host6`` (::1 when ``ipv6``), ``port``,
@@ -155,6 +150,14 @@ class Snmpsim:
     snmpsim opens its socket after dropping to ``nobody``: for a port below 1024, first allow
     it in the namespace (``sysctl net.ipv4.ip_unprivileged_port_start=0``).
     """
+
+    name = "snmpsim"
+    start_error = SnmpsimStartError
+    port_taken_text = "Address already in use"
+    workdir_prefix = "chm-snmpsim-"
+    output_name = "snmpsim.log"
+    stop_timeout = 10.0
+    poll_interval = 0.2
 
     def __init__(
         self,
@@ -179,28 +182,17 @@ class Snmpsim:
         namespace). ``wrap``: turns the responder's argv into the one to run, e.g.
         :meth:`~tests.servers.netns.NetnsHost.exec_argv` to start it in a namespace.
         """
+        super().__init__(port=port, start_timeout=start_timeout)
         self.host = host
         self._wrap = wrap
         self.host6: str | None = "::1" if ipv6 else None
-        self.port = port or 0
         self.corpus = corpus or corpus_dir()
-        self.start_timeout = start_timeout
         self._data_files = None if data_files is None else [_community_of(f) for f in data_files]
         self._extra_files = dict(extra_files or {})
         self._probe_community = probe_community
-        self._fixed_port = port is not None
-        self._process: subprocess.Popen[bytes] | None = None
-        self._workdir: tempfile.TemporaryDirectory[str] | None = None
         self.communities: list[str] = []
 
     # -- paths ------------------------------------------------------------------------------
-    @property
-    def workdir(self) -> Path:
-        """The private directory holding data, cache and log."""
-        if self._workdir is None:
-            raise RuntimeError("snmpsim is not started")
-        return Path(self._workdir.name)
-
     @property
     def data_dir(self) -> Path:
         """The data directory snmpsim serves (a copy, world-readable)."""
@@ -214,11 +206,7 @@ class Snmpsim:
     @property
     def log_path(self) -> Path:
         """snmpsim's stdout and stderr."""
-        return self.workdir / "snmpsim.log"
-
-    def log_text(self) -> str:
-        """snmpsim's output so far."""
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return self.output_path
 
     # -- data -------------------------------------------------------------------------------
     def _prepare_dirs(self) -> None:
@@ -276,49 +264,14 @@ class Snmpsim:
             argv += [f"--process-user={_PROCESS_USER}", f"--process-group={_PROCESS_GROUP}"]
         return self._wrap(argv) if self._wrap else argv
 
-    def start(self) -> Snmpsim:
-        """Prepare the data, start snmpsim, wait until the probe community answers."""
+    def _prepare(self) -> None:
+        """Check the responder is installed, make the private directory, copy the data."""
         snmpsim_binary()
-        self._workdir = tempfile.TemporaryDirectory(prefix="chm-snmpsim-")
-        try:
-            self._prepare_dirs()
-            self._start_with_retries()
-        except BaseException:
-            self.stop()
-            raise
-        return self
+        super()._prepare()
+        self._prepare_dirs()
 
-    def _start_with_retries(self) -> None:
-        """Launch; on a lost race for a picked port, try again with another (3 attempts)."""
-        for attempt in range(3):
-            if not self._fixed_port:
-                self.port = free_udp_port_pair() if self.host6 else free_udp_port(self.host)
-            try:
-                self._launch_and_wait()
-                return
-            except SnmpsimStartError as exc:
-                self.stop(keep_workdir=True)
-                if self._fixed_port or _BIND_FAILURE not in str(exc) or attempt == 2:
-                    raise
-
-    def _launch_and_wait(self) -> None:
-        """Spawn the responder and poll sysObjectID until it answers or the deadline passes."""
-        with self.log_path.open("wb") as log:
-            self._process = subprocess.Popen(
-                self._argv(), stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir
-            )
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise SnmpsimStartError(
-                    f"snmpsim exited with {self._process.returncode}:\n{self.log_text()}"
-                )
-            if self.answers():
-                return
-            time.sleep(0.2)
-        raise SnmpsimStartError(
-            f"snmpsim did not answer within {self.start_timeout} s:\n{self.log_text()[-5000:]}"
-        )
+    def _pick_port(self) -> int:
+        return free_udp_port_on(self.host, self.host6)
 
     def answers(self, community: str | None = None) -> bool:
         """True when a v2c GET of sysObjectID for ``community`` gets a value back."""
@@ -330,23 +283,3 @@ class Snmpsim:
             timeout=1.0,
         )
         return result.returncode == 0 and f".{SYS_OBJECT_ID_OID} = " in result.stdout
-
-    def stop(self, *, keep_workdir: bool = False) -> None:
-        """Terminate snmpsim, wait for it, and remove the temporary directory."""
-        process, self._process = self._process, None
-        stop_process(process, timeout=10)
-        if not keep_workdir:
-            workdir, self._workdir = self._workdir, None
-            if workdir is not None:
-                workdir.cleanup()
-
-    def __enter__(self) -> Snmpsim:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -10,6 +10,7 @@ import shutil
 import socket
 import stat
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import cast
 import pytest
 
 from tests.servers.fixtures import ProxyFactory
+from tests.servers.lifecycle import ServerStartError
 from tests.servers.netns import NetnsHost, icmp_echo
 from tests.servers.netsnmp import V3Auth, parse_varbinds, snmpbulkwalk, snmpget
 from tests.servers.ports import free_tcp_port, free_udp_port, free_udp_port_pair
@@ -185,6 +187,34 @@ def test_snmpd_that_cannot_bind_raises_with_its_log() -> None:
             Snmpd(port=port, ipv6=False, start_timeout=5).start()
 
 
+class _RacedSnmpd(Snmpd):
+    """An Snmpd whose first picked port is taken by someone else before snmpd binds it."""
+
+    def __init__(self, taken: int) -> None:
+        super().__init__(ipv6=False, start_timeout=5)
+        self.taken = taken
+        self.tried: list[int] = []
+
+    def _pick_port(self) -> int:
+        port = super()._pick_port() if self.tried else self.taken
+        self.tried.append(port)
+        return port
+
+
+def test_a_start_that_lost_its_port_is_retried_on_another() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        taken = squatter.getsockname()[1]
+        with _RacedSnmpd(taken) as agent:
+            assert agent.tried[0] == taken
+            assert len(agent.tried) == 2
+            assert agent.port == agent.tried[1] != taken
+            assert agent.answers()
+    agent.stop()  # a second stop does nothing
+    with pytest.raises(RuntimeError, match="not started"):
+        _ = agent.workdir
+
+
 def test_snmpd_lists_a_hundred_tap_interfaces() -> None:
     with tap_interfaces(100) as names, Snmpd(ipv6=False) as agent:
         assert all(interface_exists(name) for name in names)
@@ -331,6 +361,16 @@ def test_udp_delay_proxy_can_drop_every_reply(snmpd_server: Snmpd) -> None:
         assert "Timeout" in result.stderr
         assert proxy.requests == 1
         assert proxy.replies == 0
+
+
+def test_udp_delay_proxy_on_a_taken_port_raises_and_stops(snmpd_server: Snmpd) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        taken = squatter.getsockname()[1]
+        proxy = UdpDelayProxy(snmpd_server.host, snmpd_server.port, 0.0, listen_port=taken)
+        with pytest.raises(ServerStartError, match=r"UDP delay proxy failed: .*in use"):
+            proxy.start()
+    assert not any(t.name == "udp-delay-proxy" and t.is_alive() for t in threading.enumerate())
 
 
 class _Echo(asyncio.DatagramProtocol):

@@ -5,12 +5,13 @@ whole process, so latency in front of a real agent comes from this proxy. Each c
 gets its own upstream socket (connected to the agent), so replies find their way back;
 requests are forwarded at once and each reply is sent back ``delay`` seconds after it arrived.
 
-Async use::
+Async use, on the running loop (also :meth:`~UdpDelayProxy.listen` / :meth:`~UdpDelayProxy.close`)::
 
     async with UdpDelayProxy("127.0.0.1", agent.port, delay=0.05) as proxy:
         ...  # talk SNMP to 127.0.0.1:proxy.port
 
-Sync use (the proxy runs its own event loop in a background thread)::
+Sync use, the lifecycle of every test server (:mod:`tests.servers.lifecycle`; the proxy runs its
+own event loop in a background thread; also :meth:`~UdpDelayProxy.start` / ``stop``)::
 
     with UdpDelayProxy("127.0.0.1", agent.port, delay=0.05) as proxy:
         snmpget("127.0.0.1", proxy.port, [...])
@@ -27,6 +28,8 @@ import socket
 import threading
 from types import TracebackType
 from typing import cast
+
+from tests.servers.lifecycle import Server
 
 __all__ = ["UdpDelayProxy"]
 
@@ -76,8 +79,15 @@ class _Listener(asyncio.DatagramProtocol):
         """ICMP errors towards clients are ignored."""
 
 
-class UdpDelayProxy:
-    """Forward UDP datagrams from ``listen_host:port`` to an upstream agent, delaying replies."""
+class UdpDelayProxy(Server):
+    """Forward UDP datagrams from ``listen_host:port`` to an upstream agent, delaying replies.
+
+    ``port`` is the one clients talk to: ``listen_port``, else the kernel's pick, known once
+    the proxy listens.
+    """
+
+    name = "UDP delay proxy"
+    poll_interval = 0.01
 
     def __init__(
         self,
@@ -88,30 +98,24 @@ class UdpDelayProxy:
         listen_host: str = "127.0.0.1",
         listen_port: int = 0,
         drop_replies: bool = False,
+        start_timeout: float = 5.0,
     ) -> None:
         """Configure; nothing listens until started (``async with``, ``with`` or :meth:`start`)."""
+        super().__init__(port=listen_port or None, start_timeout=start_timeout)
         self.upstream: Address = (upstream_host, upstream_port)
         self.delay = delay
         self.listen_host = listen_host
         self.drop_replies = drop_replies
         self.requests = 0
         self.replies = 0
-        self._listen_port = listen_port
         self._loop: asyncio.AbstractEventLoop | None = None
         self._listener: asyncio.DatagramTransport | None = None
         self._upstreams: dict[Address, _Upstream] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._thread: threading.Thread | None = None
+        self._listening = threading.Event()
         self._stop_event: asyncio.Event | None = None
         self._thread_error: BaseException | None = None
-
-    @property
-    def port(self) -> int:
-        """The port clients talk to (known once started)."""
-        if self._listener is None:
-            raise RuntimeError("the proxy is not started")
-        port: int = self._listener.get_extra_info("sockname")[1]
-        return port
 
     # -- datagram handling (event-loop thread) -------------------------------------------------
     def forward(self, data: bytes, client: Address) -> None:
@@ -153,18 +157,19 @@ class UdpDelayProxy:
             self.replies += 1
             self._listener.sendto(data, client)
 
-    # -- async lifecycle -----------------------------------------------------------------------
-    async def start(self) -> UdpDelayProxy:
+    # -- async lifecycle (on the running loop) --------------------------------------------------
+    async def listen(self) -> UdpDelayProxy:
         """Bind the listening socket on the running loop."""
         self._loop = asyncio.get_running_loop()
         family = socket.AF_INET6 if ":" in self.listen_host else socket.AF_INET
         transport, _ = await self._loop.create_datagram_endpoint(
-            lambda: _Listener(self), local_addr=(self.listen_host, self._listen_port), family=family
+            lambda: _Listener(self), local_addr=(self.listen_host, self.port), family=family
         )
         self._listener = transport
+        self.port = transport.get_extra_info("sockname")[1]
         return self
 
-    async def stop(self) -> None:
+    async def close(self) -> None:
         """Close every socket; held replies are dropped."""
         for task in list(self._tasks):
             task.cancel()
@@ -179,7 +184,7 @@ class UdpDelayProxy:
         await asyncio.sleep(0)  # let the transports finish closing
 
     async def __aenter__(self) -> UdpDelayProxy:
-        return await self.start()
+        return await self.listen()
 
     async def __aexit__(
         self,
@@ -187,42 +192,49 @@ class UdpDelayProxy:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.stop()
+        await self.close()
 
-    # -- sync lifecycle (background thread) ----------------------------------------------------
-    def start_in_thread(self, timeout: float = 5.0) -> UdpDelayProxy:
-        """Run the proxy on its own event loop in a daemon thread; return once it listens."""
-        started = threading.Event()
+    # -- sync lifecycle (tests.servers.lifecycle: its own loop on a background thread) ---------
+    def _pick_port(self) -> int:
+        return 0  # the kernel picks at bind: no race to lose
+
+    def _launch(self) -> None:
+        """Run the proxy on its own event loop in a daemon thread."""
+        self._listening.clear()
+        self._thread_error = None
         self._thread = threading.Thread(
-            target=self._thread_main, args=(started,), name="udp-delay-proxy", daemon=True
+            target=self._thread_main, name="udp-delay-proxy", daemon=True
         )
         self._thread.start()
-        if not started.wait(timeout):
-            raise RuntimeError("the UDP delay proxy did not start in time")
+
+    def answers(self) -> bool:
+        """True once the proxy listens."""
+        return self._listening.is_set() and self._thread_error is None
+
+    def _ended(self) -> str | None:
         if self._thread_error is not None:
-            raise RuntimeError("the UDP delay proxy failed to start") from self._thread_error
-        return self
+            return f"failed: {self._thread_error!r}"
+        return None
 
-    def _thread_main(self, started: threading.Event) -> None:
-        """Thread body: run :meth:`_serve` until :meth:`stop_thread` sets the stop event."""
+    def _thread_main(self) -> None:
+        """Thread body: listen, then serve until :meth:`_halt` sets the stop event."""
         try:
-            asyncio.run(self._serve(started))
-        except BaseException as exc:  # reported to the starting thread
+            asyncio.run(self._serve())
+        except BaseException as exc:  # reported to the starting thread by _ended()
             self._thread_error = exc
-            started.set()
 
-    async def _serve(self, started: threading.Event) -> None:
-        """Start, signal, wait for the stop event, stop."""
+    async def _serve(self) -> None:
+        """Listen, signal, wait for the stop event, close."""
         self._stop_event = asyncio.Event()
-        await self.start()
-        started.set()
+        await self.listen()
+        self._listening.set()
         try:
             await self._stop_event.wait()
         finally:
-            await self.stop()
+            await self.close()
 
-    def stop_thread(self, timeout: float = 5.0) -> None:
-        """Stop a proxy started with :meth:`start_in_thread` and join its thread."""
+    def _halt(self, timeout: float = 5.0) -> None:
+        """Stop the thread's loop and join the thread."""
         if self._thread is None:
             return
         if self._loop is not None and self._stop_event is not None and self._loop.is_running():
@@ -230,14 +242,3 @@ class UdpDelayProxy:
                 self._loop.call_soon_threadsafe(self._stop_event.set)
         self._thread.join(timeout)
         self._thread = None
-
-    def __enter__(self) -> UdpDelayProxy:
-        return self.start_in_thread()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop_thread()
