@@ -1,17 +1,25 @@
 #!/usr/bin/env python3
 """Generate the CHM Grafana dashboards (dashboards/*.json) from the definitions below.
 
-Run `python3 dashboards/generate.py` after editing; tests/kit/test_dashboards.py fails when a
-JSON file differs from what this script writes. Standard library only. The JSON is for
-Grafana 10 and later: the datasource is the ${datasource} variable (no fixed uid), rates use
-$__rate_interval, and every panel sets its unit.
+Run `.venv/bin/python -m dashboards.generate` from the repository root after editing here or
+in the rules' threshold table; tests/kit/test_dashboards.py fails when a JSON file differs
+from what this writes. Standard library only. The JSON is for Grafana 10 and later: the
+datasource is the ${datasource} variable (no fixed uid), rates use $__rate_interval, and every
+panel sets its unit.
+
+Thresholds (the SLO objective, the packet-loss, saturation and burn-rate levels, ...) are not
+written here: every dashboard reads them from the threshold table at the top of
+rules/alerts.yml (:mod:`dashboards.thresholds`), the one the alerts use.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from dashboards.thresholds import Thresholds, read_table
 
 HERE = Path(__file__).resolve().parent
 DS = {"type": "prometheus", "uid": "${datasource}"}
@@ -248,7 +256,7 @@ def dashboard(
     }
 
 
-def fleet() -> dict[str, Any]:
+def fleet(t: Thresholds) -> dict[str, Any]:
     return dashboard(
         "chm-fleet-overview",
         "CHM fleet overview",
@@ -281,7 +289,7 @@ def fleet() -> dict[str, Any]:
                 "Fleet availability (30 d)",
                 "avg(instance:chm_device_availability:avg_over_time30d)",
                 "percentunit",
-                thresholds=[(None, "red"), (0.999, "green")],
+                thresholds=[(None, "red"), (t["slo_objective"], "green")],
                 options={
                     "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
                     "colorMode": "value",
@@ -342,7 +350,7 @@ def fleet() -> dict[str, Any]:
     )
 
 
-def device() -> dict[str, Any]:
+def device(t: Thresholds) -> dict[str, Any]:
     return dashboard(
         "chm-device-detail",
         "CHM device detail",
@@ -363,19 +371,19 @@ def device() -> dict[str, Any]:
                 "Uptime",
                 f"chm_device_uptime_seconds{{{DEVICE}}}",
                 "s",
-                thresholds=[(None, "orange"), (600, "green")],
+                thresholds=[(None, "orange"), (t["reboot_uptime"], "green")],
             ),
             stat(
                 "Availability (30 d)",
                 f"instance:chm_device_availability:avg_over_time30d{{{DEVICE}}}",
                 "percentunit",
-                thresholds=[(None, "red"), (0.999, "green")],
+                thresholds=[(None, "red"), (t["slo_objective"], "green")],
             ),
             stat(
                 "Packet loss (10 m)",
                 f"instance:chm_icmp_packet_loss:ratio10m{{{DEVICE}}}",
                 "percentunit",
-                thresholds=[(None, "green"), (0.2, "red")],
+                thresholds=[(None, "green"), (t["packet_loss"], "red")],
             ),
             stat("Neighbours", f"count(chm_neighbor_info{{{DEVICE}}}) or vector(0)", "none"),
             timeseries(
@@ -458,7 +466,7 @@ def device() -> dict[str, Any]:
     )
 
 
-def interfaces() -> dict[str, Any]:
+def interfaces(t: Thresholds) -> dict[str, Any]:
     def both(expr: str, legend: str = "{{ifname}}") -> list[dict[str, Any]]:
         return [
             target(expr.format(dir="receive"), f"{legend} receive"),
@@ -509,7 +517,7 @@ def interfaces() -> dict[str, Any]:
                 "percentunit",
                 w=24,
                 minmax=(0, 1),
-                thresholds=[(None, "green"), (0.9, "red")],
+                thresholds=[(None, "green"), (t["interface_saturated"], "red")],
             ),
             timeseries(
                 "Errors",
@@ -564,8 +572,11 @@ def interfaces() -> dict[str, Any]:
     )
 
 
-def availability() -> dict[str, Any]:
-    objective = "0.999"
+def availability(t: Thresholds) -> dict[str, Any]:
+    objective = t["slo_objective"]
+    page = t["burn_rate_1h"]
+    #: the share of a 30-day budget an hour at the paging burn rate spends, in percent
+    page_share = round(page * 100 / (30 * 24), 2)
     return dashboard(
         "chm-availability",
         "CHM availability and SLA",
@@ -585,14 +596,14 @@ def availability() -> dict[str, Any]:
                 f"avg(instance:chm_device_availability:avg_over_time30d{{{DEVICES}}})",
                 "percentunit",
                 w=6,
-                thresholds=[(None, "red"), (float(objective), "green")],
+                thresholds=[(None, "red"), (objective, "green")],
             ),
             stat(
                 "Fleet availability (1 d)",
                 f"avg(instance:chm_device_availability:avg_over_time1d{{{DEVICES}}})",
                 "percentunit",
                 w=6,
-                thresholds=[(None, "red"), (float(objective), "green")],
+                thresholds=[(None, "red"), (objective, "green")],
             ),
             stat(
                 "Devices below objective (30 d)",
@@ -670,8 +681,8 @@ def availability() -> dict[str, Any]:
                 "none",
                 w=12,
                 description="1 = spending the budget exactly over 30 days;"
-                " 14.4 pages (2 % of the budget in an hour).",
-                thresholds=[(None, "green"), (1, "orange"), (14.4, "red")],
+                f" {page:g} pages ({page_share:g} % of the budget in an hour).",
+                thresholds=[(None, "green"), (t["burn_rate_3d"], "orange"), (page, "red")],
             ),
             panel(
                 "state-timeline",
@@ -687,7 +698,7 @@ def availability() -> dict[str, Any]:
     )
 
 
-def exporter() -> dict[str, Any]:
+def exporter(t: Thresholds) -> dict[str, Any]:
     rate = "[$__rate_interval]"
     return dashboard(
         "chm-exporter",
@@ -839,7 +850,8 @@ def exporter() -> dict[str, Any]:
     )
 
 
-DASHBOARDS = {
+#: file name -> the dashboard, made from the threshold table
+DASHBOARDS: dict[str, Callable[[Thresholds], dict[str, Any]]] = {
     "chm-fleet-overview.json": fleet,
     "chm-device-detail.json": device,
     "chm-interfaces.json": interfaces,
@@ -848,14 +860,21 @@ DASHBOARDS = {
 }
 
 
-def render(name: str) -> str:
-    """The JSON text of one dashboard, as written to dashboards/<name>."""
-    return json.dumps(DASHBOARDS[name](), indent=2, ensure_ascii=False) + "\n"
+def render(name: str, thresholds: Thresholds | None = None) -> str:
+    """The JSON text of one dashboard, as written to dashboards/<name>.
+
+    Args:
+        name: a key of DASHBOARDS.
+        thresholds: the threshold table to use; None reads rules/alerts.yml's.
+    """
+    table = read_table() if thresholds is None else thresholds
+    return json.dumps(DASHBOARDS[name](table), indent=2, ensure_ascii=False) + "\n"
 
 
 def main() -> None:
+    table = read_table()
     for name in DASHBOARDS:
-        (HERE / name).write_text(render(name), encoding="utf-8")
+        (HERE / name).write_text(render(name, table), encoding="utf-8")
         print(f"wrote dashboards/{name}")
 
 

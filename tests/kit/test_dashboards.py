@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
+import json
 import re
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from dashboards import generate
+from dashboards.thresholds import Thresholds, read_table
 from tests.kit.dashboards import (
     DASHBOARDS_DIR,
     dashboard_paths,
@@ -35,6 +38,10 @@ REQUIRED = {
 }
 #: metrics Prometheus makes itself or client_python's process collector exports
 OTHER_METRICS = {"up", "ALERTS", "scrape_duration_seconds"}
+#: a number literal standing alone in PromQL or prose
+NUMBER = re.compile(r"(?<![\w.])-?[0-9]+(?:\.[0-9]+)?(?![\w.])")
+#: literals that are arithmetic, not thresholds: `(1 - availability)`
+ARITHMETIC = {"1"}
 KEYWORDS = {
     "by", "without", "on", "ignoring", "group_left", "group_right",
     "and", "or", "unless", "bool", "offset", "inf", "nan",
@@ -81,16 +88,88 @@ def test_the_five_dashboards_exist() -> None:
 
 def test_json_is_what_the_generator_writes() -> None:
     """dashboards/generate.py is the source; the JSON must not be edited by hand."""
-    spec = importlib.util.spec_from_file_location("generate", DASHBOARDS_DIR / "generate.py")
-    assert spec is not None
-    assert spec.loader is not None
-    generate = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(generate)
     assert sorted(generate.DASHBOARDS) == sorted(p.name for p in PATHS)
     for name in generate.DASHBOARDS:
         assert (DASHBOARDS_DIR / name).read_text(encoding="utf-8") == generate.render(name), (
-            f"dashboards/{name} differs from dashboards/generate.py: run python3 dashboards/generate.py"
+            f"dashboards/{name} differs from dashboards/generate.py:"
+            " run .venv/bin/python -m dashboards.generate"
         )
+
+
+def rendered(table: Thresholds) -> dict[str, dict[str, Any]]:
+    """Every dashboard as the generator makes it from `table`, parsed."""
+    return {name: json.loads(generate.render(name, table)) for name in generate.DASHBOARDS}
+
+
+def moved(table: Thresholds) -> Thresholds:
+    """The table with every threshold moved to a value no dashboard has (1000.5, 1001.5, ...)."""
+    return {name: 1000.5 + i for i, name in enumerate(table)}
+
+
+def numbers(dashboard: Mapping[str, Any]) -> set[str]:
+    """The number literals of a dashboard's queries and descriptions (`0.999`, not `rate5m`)."""
+    texts = [dashboard["description"]]
+    for p in panels(dashboard):
+        texts += [p["description"], *(t["expr"] for t in p["targets"])]
+    return {m for text in texts for m in NUMBER.findall(text)}
+
+
+def threshold_drift(
+    table: Thresholds, real: Mapping[str, Any], other: Thresholds, remade: Mapping[str, Any]
+) -> list[str]:
+    """Where dashboards made from `table` (`real`) and from `other` (`remade`) show a
+    threshold that did not follow the table: a step or a literal that stayed the same.
+
+    A step that stays is allowed only as "at least one" (value 1 on a count, unit none); a
+    step that moves must move from a table row's value to the same row's value in `other`.
+    """
+    found = []
+    for name, dashboard in real.items():
+        for before, after in zip(panels(dashboard), panels(remade[name]), strict=True):
+            defaults = before["fieldConfig"]["defaults"]
+            steps = zip(
+                defaults["thresholds"]["steps"],
+                after["fieldConfig"]["defaults"]["thresholds"]["steps"],
+                strict=True,
+            )
+            for old, new in ((a["value"], b["value"]) for a, b in steps):
+                if old is None:
+                    continue
+                if old == new and not (old == 1 and defaults["unit"] == "none"):
+                    found.append(f"{name} {before['title']!r}: step {old} is not from the table")
+                elif old != new and not any(
+                    table[row] == old and other[row] == new for row in table
+                ):
+                    found.append(f"{name} {before['title']!r}: step {old} follows no table row")
+        stayed = numbers(dashboard) & numbers(remade[name]) - ARITHMETIC
+        found += [
+            f"{name}: the literal {n} is a threshold of the table, copied"
+            for n in sorted(stayed)
+            if float(n) in table.values()
+        ]
+    return found
+
+
+def test_dashboard_thresholds_follow_the_rules_table() -> None:
+    """Move every row of rules/alerts.yml's threshold table: every dashboard threshold moves."""
+    table = read_table()
+    assert {"slo_objective", "packet_loss", "burn_rate_1h"} <= set(table)
+    assert threshold_drift(table, rendered(table), moved(table), rendered(moved(table))) == []
+
+
+def test_threshold_drift_sees_a_copied_threshold() -> None:
+    """The guard can fail: a step or a query literal written into a dashboard is caught."""
+    table = read_table()
+    real, other = rendered(table), moved(table)
+    remade = rendered(other)
+    availability = remade["chm-availability.json"]
+    first = next(panels(availability))
+    first["fieldConfig"]["defaults"]["thresholds"]["steps"][1]["value"] = table["slo_objective"]
+    first["targets"][0]["expr"] += f" > {table['slo_objective']}"
+    drift = threshold_drift(table, real, other, remade)
+    assert len(drift) == 2, drift
+    assert "'Fleet availability (30 d)': step 0.999 is not from the table" in drift[0]
+    assert "the literal 0.999 is a threshold of the table, copied" in drift[1]
 
 
 @pytest.mark.parametrize("path", PATHS, ids=IDS)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from dashboards.thresholds import parse_table, read_table
 from tests.kit.layout import RULE_FILES, RULES_DIR, load_yaml, rules
 from tests.kit.tools import REPO, output, run
 
@@ -23,9 +24,8 @@ RUNBOOK = REPO / "docs" / "runbook.md"
 SEVERITIES = {"critical", "warning", "info", "none"}
 #: alerts that cannot have a quiet case
 ALWAYS_FIRING = {"Watchdog"}
-THRESHOLD_ROW = re.compile(r"^# threshold:(?P<name>[a-z_]+)\s+(?P<value>-?[0-9.]+)\s+\S")
 #: a literal followed by a comment naming its threshold: `> 0.90  # cpu_high`
-THRESHOLD_USE = re.compile(r"(?P<value>-?[0-9][0-9.]*)\)*,?\s+#\s*(?P<name>[a-z_]+)\s*$", re.M)
+THRESHOLD_USE = re.compile(r"(?P<value>-?[0-9][0-9.]*)\)*,?\s+#\s*(?P<name>[a-z0-9_]+)\s*$", re.M)
 LEVEL_METRIC_OPERATIONS = re.compile(r"^[a-z][a-z_]*:[a-z][a-z0-9_]*:[a-z][a-z0-9_]*$")
 
 
@@ -145,7 +145,7 @@ def test_thresholds_agree_with_the_table() -> None:
     # Read the file's text, not the parsed YAML: on a one-line `expr:` the `# name` is a YAML
     # comment, on a block expression a PromQL comment; both name the threshold.
     lines = (RULES_DIR / "alerts.yml").read_text(encoding="utf-8").splitlines()
-    table = {m["name"]: float(m["value"]) for m in map(THRESHOLD_ROW.match, lines) if m}
+    table = read_table(RULES_DIR / "alerts.yml")
     assert len(table) >= 10, "threshold table not found at the top of rules/alerts.yml"
     used: set[str] = set()
     for number, line in enumerate(lines, 1):
@@ -158,6 +158,12 @@ def test_thresholds_agree_with_the_table() -> None:
         )
         used.add(name)
     assert used == set(table), f"thresholds in the table but used nowhere: {set(table) - used}"
+
+
+def test_threshold_table_refuses_a_name_set_twice() -> None:
+    rows = "# threshold:cpu_high  0.90  CPU\n# threshold:cpu_high  0.95  CPU again\n"
+    with pytest.raises(ValueError, match="cpu_high is set twice"):
+        parse_table(rows)
 
 
 def test_threshold_check_sees_a_changed_literal() -> None:
