@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 echo "== ruff"
 .venv/bin/ruff check chm_exporter tests bench scripts dashboards
 .venv/bin/ruff format --check chm_exporter tests bench scripts dashboards
-echo "== mypy (strict: package, bench, dashboards, scripts)"
+echo "== mypy (strict: package, tests, bench, dashboards, scripts)"
 .venv/bin/mypy
 echo "== pytest"
 .venv/bin/pytest -p no:cacheprovider "$@"

@@ -132,7 +132,8 @@ def http_get(url: str, params: Mapping[str, str] | None = None, timeout: float =
 def http_ok(url: str) -> bool:
     """True when GET answers 2xx."""
     with urllib.request.urlopen(url, timeout=5) as response:
-        return 200 <= response.status < 300
+        status: int = response.status
+    return 200 <= status < 300
 
 
 def prom_query(base: str, expr: str) -> list[dict[str, Any]]:

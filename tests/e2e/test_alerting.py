@@ -26,6 +26,7 @@ Waits poll a condition against a deadline; nothing sleeps a fixed time.
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
 import os
 import re
@@ -193,14 +194,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         )
         for url in (state.exporter + "/-/healthy", state.alertmanager + "/-/ready",
                     state.prometheus + "/-/ready"):  # fmt: skip
-            state.wait(lambda url=url: e2e.http_ok(url), f"{url} answers", START_TIMEOUT)
+            state.wait(functools.partial(e2e.http_ok, url), f"{url} answers", START_TIMEOUT)
         state.mark("processes ready")
 
         expected = [(sw1, "snmp", 1), (sw1, "icmp", 1), (sw2, "snmp", 1), (sw2, "icmp", 1),
                     (dead, "icmp", 0)]  # fmt: skip
         for host, prober, value in expected:
             expr = f'probe_success{{instance="{host.address}", prober="{prober}"}} == {value}'
-            state.wait(lambda expr=expr: state.query(expr), expr, START_TIMEOUT)
+            state.wait(functools.partial(state.query, expr), expr, START_TIMEOUT)
         state.mark("first successful scrapes")
         try:
             yield state

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from aiohttp.test_utils import TestClient
 
 from tests.integration import corpus
 from tests.integration.exposition import SampleKey, parse_exposition
+from tests.unit.clients import Client
 
 Samples = dict[SampleKey, float]
 Labels = tuple[tuple[str, str], ...]
@@ -43,9 +43,7 @@ def profile_modules(profiles: Iterable[str]) -> dict[str, Any]:
     }
 
 
-async def probe_text(
-    client: TestClient, port: int, community: str, module: str, **params: str
-) -> str:
+async def probe_text(client: Client, port: int, community: str, module: str, **params: str) -> str:
     """The /probe answer for a recorded device served by snmpsim on 127.0.0.1:`port`."""
     resp = await client.get(
         "/probe",
@@ -61,7 +59,7 @@ async def probe_text(
     return await resp.text()
 
 
-async def probe_ok(client: TestClient, port: int, community: str, module: str) -> Samples:
+async def probe_ok(client: Client, port: int, community: str, module: str) -> Samples:
     """Probe, assert the SNMP prober succeeded, and return the samples."""
     text = await probe_text(client, port, community, module)
     samples = parse_exposition(text)

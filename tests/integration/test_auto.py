@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from aiohttp.test_utils import TestClient
 
 from chm_exporter.config import load_config
 from chm_exporter.server import STATE, create_app
-from tests.integration.exposition import parse_exposition
+from tests.integration.exposition import SampleKey, parse_exposition
 from tests.servers.snmpsim import Snmpsim
-from tests.unit.clients import ClientFactory
+from tests.unit.clients import Client, ClientFactory
 
 UNKNOWN_DEVICE = (
     "\n".join(
@@ -42,7 +41,7 @@ def acme() -> Iterator[Snmpsim]:
 
 
 @pytest.fixture
-async def client(tmp_path: Path, aiohttp_client: ClientFactory) -> TestClient:
+async def client(tmp_path: Path, aiohttp_client: ClientFactory) -> Client:
     config = {
         "auths": {
             "acme": {"version": "2c", "community": "acme/widget"},
@@ -55,7 +54,7 @@ async def client(tmp_path: Path, aiohttp_client: ClientFactory) -> TestClient:
     return await aiohttp_client(create_app(load_config(path)))
 
 
-async def _probe(client: TestClient, sim: Snmpsim, auth: str, module: str = "auto") -> str:
+async def _probe(client: Client, sim: Snmpsim, auth: str, module: str = "auto") -> str:
     resp = await client.get(
         "/probe",
         params={"target": f"127.0.0.1:{sim.port}", "auth": auth, "module": module, "debug": "true"},
@@ -64,11 +63,11 @@ async def _probe(client: TestClient, sim: Snmpsim, auth: str, module: str = "aut
     return await resp.text()
 
 
-def _metrics(text: str) -> dict:  # type: ignore[type-arg]
+def _metrics(text: str) -> dict[SampleKey, float]:
     return parse_exposition(text.split("returned:\n", 1)[1].split("\nModule configuration", 1)[0])
 
 
-async def test_unknown_vendor_gets_standard_mibs(client: TestClient, acme: Snmpsim) -> None:
+async def test_unknown_vendor_gets_standard_mibs(client: Client, acme: Snmpsim) -> None:
     text = await _probe(client, acme, "acme")
     assert "profiles standard" in text
     got = _metrics(text)
@@ -79,7 +78,7 @@ async def test_unknown_vendor_gets_standard_mibs(client: TestClient, acme: Snmps
     assert got[("chm_interface_up", (("ifalias", ""), ("ifindex", "1"), ("ifname", "eth0")))] == 1
 
 
-async def test_vendor_chosen_once_then_cached(client: TestClient, acme: Snmpsim) -> None:
+async def test_vendor_chosen_once_then_cached(client: Client, acme: Snmpsim) -> None:
     first = await _probe(client, acme, "cisco")
     assert "sysObjectID 1.3.6.1.4.1.9.1.1208: profiles cisco_ios" in first
     second = await _probe(client, acme, "cisco")
@@ -88,7 +87,7 @@ async def test_vendor_chosen_once_then_cached(client: TestClient, acme: Snmpsim)
     assert any(k[0] == "chm_cpu_utilization_ratio" for k in _metrics(second))
 
 
-async def test_explicit_module_wins(client: TestClient, acme: Snmpsim) -> None:
+async def test_explicit_module_wins(client: Client, acme: Snmpsim) -> None:
     got = _metrics(await _probe(client, acme, "cisco", "interfaces"))
     assert any(k[0] == "chm_interface_up" for k in got)
     assert not any(k[0] in ("chm_cpu_utilization_ratio", "chm_device_info") for k in got)
@@ -103,13 +102,13 @@ def _neighbors(text: str) -> set[tuple[tuple[str, str], ...]]:
 
 
 async def test_lookup_cache_never_decides_which_neighbours_exist(
-    client: TestClient, acme: Snmpsim
+    client: Client, acme: Snmpsim
 ) -> None:
     """The lookup cache serves label text only: the rows (which neighbours, which interfaces)
     are walked every scrape, so a neighbour that went away disappears at the next scrape."""
     first = _neighbors(await _probe(client, acme, "cisco"))
     assert any(dict(n)["protocol"] == "cdp" for n in first)
-    state = client.app[STATE]  # type: ignore[union-attr]
+    state = client.app[STATE]
     device = state.devices.get("127.0.0.1", str(acme.port), "cisco")
     assert CDP_PLATFORM in device.lookups, "the label-only CDP column was not cached"
     assert CDP_DEVICE_ID not in device.lookups, "the CDP rows column was cached"

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import yaml
-from aiohttp.test_utils import TestClient
 
 from chm_exporter.config import load_config
 from chm_exporter.server import create_app
 from tests.integration import corpus
 from tests.integration.exposition import parse_exposition
 from tests.integration.harness import probe_text, write_config
-from tests.unit.clients import ClientFactory
+from tests.servers.snmpsim import Snmpsim
+from tests.unit.clients import Client, ClientFactory
 
 DEVICES = corpus.communities()
 OPER = "1.3.6.1.2.1.2.2.1.8"
@@ -79,14 +78,14 @@ def corpus_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-async def client(corpus_config: Path, aiohttp_client: ClientFactory) -> AsyncIterator[TestClient]:
+async def client(corpus_config: Path, aiohttp_client: ClientFactory) -> Client:
     return await aiohttp_client(create_app(load_config(corpus_config)))
 
 
 @pytest.mark.parametrize("community", DEVICES)
 async def test_every_device_probes_right(
-    client: TestClient, snmpsim_server, community: str
-) -> None:  # type: ignore[no-untyped-def]
+    client: Client, snmpsim_server: Snmpsim, community: str
+) -> None:
     text = await probe_text(client, snmpsim_server.port, community, "if_mib")
     samples = parse_exposition(text)
     assert samples[("probe_success", (("prober", "snmp"),))] == 1, text[:2000]
@@ -115,7 +114,7 @@ async def test_every_device_probes_right(
         assert info_labels[0]["sys_object_id"] == sys_oid[1]
 
 
-async def test_counter64_above_2_pow_53_is_exact(client: TestClient, snmpsim_server) -> None:  # type: ignore[no-untyped-def]
+async def test_counter64_above_2_pow_53_is_exact(client: Client, snmpsim_server: Snmpsim) -> None:
     community = "cisco_nxos/cisco-n5000-uk9"
     text = await probe_text(client, snmpsim_server.port, community, "ipstats")
     expected = corpus.column(community, "1.3.6.1.2.1.4.31.1.1.6")
@@ -123,7 +122,7 @@ async def test_counter64_above_2_pow_53_is_exact(client: TestClient, snmpsim_ser
     assert f'test_ip_in_octets_total{{ipversion="1"}} {expected["1"]}\n' in text
 
 
-async def test_compat_emits_snmp_exporter_names(client: TestClient, snmpsim_server) -> None:  # type: ignore[no-untyped-def]
+async def test_compat_emits_snmp_exporter_names(client: Client, snmpsim_server: Snmpsim) -> None:
     community = "cisco_ios/ios_2960x"
     text = await probe_text(client, snmpsim_server.port, community, "compat")
     hc = corpus.column(community, HC_IN)
@@ -138,8 +137,8 @@ async def test_compat_emits_snmp_exporter_names(client: TestClient, snmpsim_serv
 
 
 async def test_oversized_reply_shrinks_bulk_then_fails_cleanly(
-    client: TestClient, snmpsim_server
-) -> None:  # type: ignore[no-untyped-def]
+    client: Client, snmpsim_server: Snmpsim
+) -> None:
     # slxos_slx9150 holds 5.5 kB strings: 50 per reply exceed a UDP datagram (snmpsim sends
     # nothing), 3 per reply arrive but exceed gufo-snmp 0.13's receive buffer, and so does one.
     # The walker shrinks the bulk on each, then fails the probe with the reason, never a 500.

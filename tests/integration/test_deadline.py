@@ -7,18 +7,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-from aiohttp.test_utils import TestClient
 
 from chm_exporter.config import load_config
 from chm_exporter.server import create_app
 from tests.integration.exposition import parse_exposition
 from tests.servers.fixtures import ProxyFactory
 from tests.servers.snmpd import Snmpd
-from tests.unit.clients import ClientFactory
+from tests.unit.clients import Client, ClientFactory
 
 
 @pytest.fixture
-async def client(tmp_path: Path, aiohttp_client: ClientFactory) -> TestClient:
+async def client(tmp_path: Path, aiohttp_client: ClientFactory) -> Client:
     config = {
         "modules": {
             "both": {
@@ -34,7 +33,7 @@ async def client(tmp_path: Path, aiohttp_client: ClientFactory) -> TestClient:
 
 
 async def test_slow_agent_is_cut_at_scrape_timeout_minus_offset(
-    client: TestClient, snmpd_server: Snmpd, udp_delay_proxy: ProxyFactory
+    client: Client, snmpd_server: Snmpd, udp_delay_proxy: ProxyFactory
 ) -> None:
     # Every reply held 0.4 s: 30 columns two at a time need about 6 s; the scrape allows 1.5 s.
     proxy = udp_delay_proxy("127.0.0.1", snmpd_server.port, 0.4)
@@ -60,7 +59,7 @@ async def test_slow_agent_is_cut_at_scrape_timeout_minus_offset(
     assert elapsed < 1.0 + 0.5  # never later than the deadline (plus scheduling slack)
 
 
-async def test_same_agent_without_delay_succeeds(client: TestClient, snmpd_server: Snmpd) -> None:
+async def test_same_agent_without_delay_succeeds(client: Client, snmpd_server: Snmpd) -> None:
     resp = await client.get(
         "/probe",
         params={"target": f"127.0.0.1:{snmpd_server.port}", "module": "both"},

@@ -11,14 +11,13 @@ import os
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestClient
 
 from chm_exporter.config import load_config
 from chm_exporter.server import create_app
 from tests.integration import corpus
 from tests.integration.harness import probe_text, write_config
 from tests.servers.snmpsim import Snmpsim
-from tests.unit.clients import ClientFactory
+from tests.unit.clients import Client, ClientFactory
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 UPDATE = os.environ.get("CHM_UPDATE_GOLDEN") == "1"
@@ -31,7 +30,7 @@ def config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-async def client(config_path: Path, aiohttp_client: ClientFactory) -> TestClient:
+async def client(config_path: Path, aiohttp_client: ClientFactory) -> Client:
     return await aiohttp_client(create_app(load_config(config_path)))
 
 
@@ -48,9 +47,7 @@ def device_lines(text: str) -> str:
 
 
 @pytest.mark.parametrize("community", corpus.communities())
-async def test_golden_exposition(
-    client: TestClient, snmpsim_server: Snmpsim, community: str
-) -> None:
+async def test_golden_exposition(client: Client, snmpsim_server: Snmpsim, community: str) -> None:
     text = await probe_text(client, snmpsim_server.port, community, "auto")
     assert 'probe_success{prober="snmp"} 1' in text
     got = device_lines(text)

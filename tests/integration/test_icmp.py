@@ -6,17 +6,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from aiohttp.test_utils import TestClient
 
 from chm_exporter.config import load_config
 from chm_exporter.server import create_app
-from tests.integration.exposition import parse_exposition
+from tests.integration.exposition import SampleKey, parse_exposition
 from tests.servers.netns import NetnsHost
-from tests.unit.clients import ClientFactory
+from tests.unit.clients import Client, ClientFactory
 
 
 @pytest.fixture
-async def client(tmp_path: Path, aiohttp_client: ClientFactory) -> TestClient:
+async def client(tmp_path: Path, aiohttp_client: ClientFactory) -> Client:
     config = {
         "modules": {
             "icmp": {"icmp": {"count": 3, "interval": 0.05}},
@@ -29,14 +28,14 @@ async def client(tmp_path: Path, aiohttp_client: ClientFactory) -> TestClient:
     return await aiohttp_client(create_app(load_config(path)))
 
 
-async def _probe(client: TestClient, target: str, module: str = "icmp") -> dict:  # type: ignore[type-arg]
+async def _probe(client: Client, target: str, module: str = "icmp") -> dict[SampleKey, float]:
     resp = await client.get("/probe", params={"target": target, "module": module})
     assert resp.status == 200
     return parse_exposition(await resp.text())
 
 
 @pytest.mark.parametrize(("target", "version"), [("127.0.0.1", 4), ("::1", 6), ("localhost", 4)])
-async def test_loopback_answers(client: TestClient, target: str, version: int) -> None:
+async def test_loopback_answers(client: Client, target: str, version: int) -> None:
     module = "icmp4" if target == "localhost" else "icmp"
     got = await _probe(client, target, module)
     sent = got[("probe_icmp_packets_sent", ())]
@@ -52,7 +51,7 @@ async def test_loopback_answers(client: TestClient, target: str, version: int) -
 
 
 async def test_silent_host_is_probe_failure_within_the_deadline(
-    client: TestClient, blackhole_netns: NetnsHost
+    client: Client, blackhole_netns: NetnsHost
 ) -> None:
     resp = await client.get(
         "/probe",
@@ -70,9 +69,7 @@ async def test_silent_host_is_probe_failure_within_the_deadline(
     assert metrics[("probe_duration_seconds", (("prober", "icmp"),))] < 1.5 + 0.1
 
 
-async def test_answering_namespace_host_replies(
-    client: TestClient, answering_netns: NetnsHost
-) -> None:
+async def test_answering_namespace_host_replies(client: Client, answering_netns: NetnsHost) -> None:
     # The control: the same topology, answering, shows the silence above is the black hole's.
     got = await _probe(client, answering_netns.address, "icmp_short")
     assert got[("probe_success", (("prober", "icmp"),))] == 1

@@ -6,14 +6,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from aiohttp.test_utils import TestClient
 
 from chm_exporter.config import load_config
 from chm_exporter.server import create_app
-from tests.integration.exposition import parse_exposition
+from tests.integration.exposition import SampleKey, parse_exposition
 from tests.servers.netsnmp import V3Auth
 from tests.servers.snmpd import V3_USERS, Snmpd
-from tests.unit.clients import ClientFactory
+from tests.unit.clients import Client, ClientFactory
 
 
 def _auth(name: str, user: V3Auth) -> dict[str, object]:
@@ -26,7 +25,7 @@ def _auth(name: str, user: V3Auth) -> dict[str, object]:
 
 
 @pytest.fixture
-async def client(tmp_path: Path, aiohttp_client: ClientFactory) -> TestClient:
+async def client(tmp_path: Path, aiohttp_client: ClientFactory) -> Client:
     auths: dict[str, object] = {
         "v2c": {"version": "2c", "community": "public"},
         "v1": {"version": 1, "community": "public"},
@@ -46,7 +45,7 @@ async def client(tmp_path: Path, aiohttp_client: ClientFactory) -> TestClient:
     return await aiohttp_client(create_app(load_config(path)))
 
 
-async def _probe(client: TestClient, target: str, auth: str, module: str = "if_mib") -> str:
+async def _probe(client: Client, target: str, auth: str, module: str = "if_mib") -> str:
     resp = await client.get(
         "/probe", params={"target": target, "module": module, "auth": auth, "debug": "true"}
     )
@@ -54,14 +53,14 @@ async def _probe(client: TestClient, target: str, auth: str, module: str = "if_m
     return await resp.text()
 
 
-def _metrics(debug_text: str) -> dict:  # type: ignore[type-arg]
+def _metrics(debug_text: str) -> dict[SampleKey, float]:
     body = debug_text.split("Metrics that would have been returned:\n", 1)[1]
     return parse_exposition(body.split("\nModule configuration:", 1)[0])
 
 
 @pytest.mark.parametrize("auth", ["v1", "v2c", *V3_USERS])
 async def test_each_version_and_v3_level_reads_the_agent(
-    client: TestClient, snmpd_server: Snmpd, auth: str
+    client: Client, snmpd_server: Snmpd, auth: str
 ) -> None:
     text = await _probe(client, f"127.0.0.1:{snmpd_server.port}", auth)
     samples = _metrics(text)
@@ -73,14 +72,12 @@ async def test_each_version_and_v3_level_reads_the_agent(
     assert any(labels["ifname"] == "lo" for labels in lo)
 
 
-async def test_ipv6_target(client: TestClient, snmpd_server: Snmpd) -> None:
+async def test_ipv6_target(client: Client, snmpd_server: Snmpd) -> None:
     text = await _probe(client, f"[::1]:{snmpd_server.port}", "v2c")
     assert _metrics(text)[("probe_success", (("prober", "snmp"),))] == 1
 
 
-async def test_getnext_walk_reads_the_same_interfaces(
-    client: TestClient, snmpd_server: Snmpd
-) -> None:
+async def test_getnext_walk_reads_the_same_interfaces(client: Client, snmpd_server: Snmpd) -> None:
     target = f"127.0.0.1:{snmpd_server.port}"
     bulk = {k for k in _metrics(await _probe(client, target, "v2c")) if k[0] == "chm_interface_up"}
     nxt = {
@@ -100,7 +97,7 @@ async def test_getnext_walk_reads_the_same_interfaces(
     ],
 )
 async def test_wrong_credentials_fail_the_probe_with_a_reason(
-    client: TestClient, snmpd_server: Snmpd, auth: str, reason: str
+    client: Client, snmpd_server: Snmpd, auth: str, reason: str
 ) -> None:
     text = await _probe(client, f"127.0.0.1:{snmpd_server.port}", auth)
     assert _metrics(text)[("probe_success", (("prober", "snmp"),))] == 0

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestClient
 
 from chm_exporter.config import load_config
 from chm_exporter.server import create_app
@@ -21,7 +20,8 @@ from tests.integration.harness import (
     series,
     write_config,
 )
-from tests.unit.clients import ClientFactory
+from tests.servers.snmpsim import Snmpsim
+from tests.unit.clients import Client, ClientFactory
 
 DEVICES = {
     "cisco_ios/cisco-c3560": "cisco_ios",
@@ -70,25 +70,25 @@ def vendor_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-async def client(vendor_config: Path, aiohttp_client: ClientFactory) -> TestClient:
+async def client(vendor_config: Path, aiohttp_client: ClientFactory) -> Client:
     return await aiohttp_client(create_app(load_config(vendor_config)))
 
 
-async def _probe(client: TestClient, port: int, community: str) -> Samples:
+async def _probe(client: Client, port: int, community: str) -> Samples:
     return await probe_ok(client, port, community, DEVICES[community])
 
 
 @pytest.mark.parametrize("community", sorted(DEVICES))
 async def test_device_info_vendor_platform_model(
-    client: TestClient, snmpsim_server, community: str
-) -> None:  # type: ignore[no-untyped-def]
+    client: Client, snmpsim_server: Snmpsim, community: str
+) -> None:
     samples = await _probe(client, snmpsim_server.port, community)
     (info,) = [dict(k) for k in series(samples, "chm_device_info")]
     assert (info["vendor"], info["platform"]) == PLATFORM[DEVICES[community]]
     assert info["model"] == MODEL[community]
 
 
-async def test_ios_2960x_values(client: TestClient, snmpsim_server) -> None:  # type: ignore[no-untyped-def]
+async def test_ios_2960x_values(client: Client, snmpsim_server: Snmpsim) -> None:
     community = "cisco_ios/ios_2960x"
     samples = await _probe(client, snmpsim_server.port, community)
     # cpmCPUTotal1minRev 63 % of the CPU with no physical entity (index 0).
@@ -134,7 +134,9 @@ async def test_ios_2960x_values(client: TestClient, snmpsim_server) -> None:  # 
     assert sorted(stack.values()) == [1, 1, 1]
 
 
-async def test_iosxe_c9600_enhanced_mempool_and_sensor(client: TestClient, snmpsim_server) -> None:  # type: ignore[no-untyped-def]
+async def test_iosxe_c9600_enhanced_mempool_and_sensor(
+    client: Client, snmpsim_server: Snmpsim
+) -> None:
     community = "cisco_ios/iosxe_c9600-svl"
     samples = await _probe(client, snmpsim_server.port, community)
     emp = "1.3.6.1.4.1.9.9.221.1.1.1.1"
@@ -158,7 +160,7 @@ async def test_iosxe_c9600_enhanced_mempool_and_sensor(client: TestClient, snmps
     assert len(temps) == len(set(temps))
 
 
-async def test_nxos_n3k_values(client: TestClient, snmpsim_server) -> None:  # type: ignore[no-untyped-def]
+async def test_nxos_n3k_values(client: Client, snmpsim_server: Snmpsim) -> None:
     community = "cisco_nxos/nxos_n3k-3064pq"
     samples = await _probe(client, snmpsim_server.port, community)
     cpu = recorded_text(community, f"{ENT_NAME}.{recorded_int(community, f'{PROC}.2.22')}")
@@ -192,8 +194,8 @@ async def test_nxos_n3k_values(client: TestClient, snmpsim_server) -> None:  # t
     assert protocols == ["cdp", "cdp", "lldp"]
 
 
-async def test_linux_without_ucd_memory_keeps_the_hrstorage_pool(  # type: ignore[no-untyped-def]
-    client: TestClient, snmpsim_server
+async def test_linux_without_ucd_memory_keeps_the_hrstorage_pool(
+    client: Client, snmpsim_server: Snmpsim
 ) -> None:
     community = "linux_netsnmp/linux_powermon"
     samples = await _probe(client, snmpsim_server.port, community)
@@ -206,7 +208,7 @@ async def test_linux_without_ucd_memory_keeps_the_hrstorage_pool(  # type: ignor
     assert one(samples, "chm_memory_free_bytes", pool="Physical memory") == (size - used) * units
 
 
-async def test_linux_slackware_values(client: TestClient, snmpsim_server) -> None:  # type: ignore[no-untyped-def]
+async def test_linux_slackware_values(client: Client, snmpsim_server: Snmpsim) -> None:
     community = "linux_netsnmp/slackware"
     samples = await _probe(client, snmpsim_server.port, community)
     assert (

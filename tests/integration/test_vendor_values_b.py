@@ -7,7 +7,6 @@ import math
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestClient
 
 from chm_exporter.config import load_config
 from chm_exporter.server import create_app
@@ -22,7 +21,8 @@ from tests.integration.harness import (
     series,
     write_config,
 )
-from tests.unit.clients import ClientFactory
+from tests.servers.snmpsim import Snmpsim
+from tests.unit.clients import Client, ClientFactory
 
 DEVICES = {
     "juniper_junos/junos_ex4600mp": "juniper_junos",
@@ -62,18 +62,18 @@ def vendor_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-async def client(vendor_config: Path, aiohttp_client: ClientFactory) -> TestClient:
+async def client(vendor_config: Path, aiohttp_client: ClientFactory) -> Client:
     return await aiohttp_client(create_app(load_config(vendor_config)))
 
 
-async def _probe(client: TestClient, port: int, community: str) -> Samples:
+async def _probe(client: Client, port: int, community: str) -> Samples:
     return await probe_ok(client, port, community, DEVICES[community])
 
 
 @pytest.mark.parametrize("community", sorted(DEVICES))
 async def test_device_info_vendor_and_platform(
-    client: TestClient, snmpsim_server, community: str
-) -> None:  # type: ignore[no-untyped-def]
+    client: Client, snmpsim_server: Snmpsim, community: str
+) -> None:
     samples = await _probe(client, snmpsim_server.port, community)
     (info,) = [dict(k) for k in series(samples, "chm_device_info")]
     assert (info["vendor"], info["platform"]) == PLATFORM[DEVICES[community]]
@@ -88,7 +88,7 @@ def _jnx_rows(community: str) -> dict[str, dict[int, str]]:
     return rows
 
 
-async def test_junos_mx5t_values(client: TestClient, snmpsim_server) -> None:  # type: ignore[no-untyped-def]
+async def test_junos_mx5t_values(client: Client, snmpsim_server: Snmpsim) -> None:
     community = "juniper_junos/junos_mx5t-isis"
     samples = await _probe(client, snmpsim_server.port, community)
     rows = _jnx_rows(community)
@@ -136,8 +136,8 @@ async def test_junos_mx5t_values(client: TestClient, snmpsim_server) -> None:  #
 
 
 async def test_junos_ex4600_four_lane_optic_and_srx_fan_state(
-    client: TestClient, snmpsim_server
-) -> None:  # type: ignore[no-untyped-def]
+    client: Client, snmpsim_server: Snmpsim
+) -> None:
     community = "juniper_junos/junos_ex4600mp"
     samples = await _probe(client, snmpsim_server.port, community)
     ifname = corpus.column(community, "1.3.6.1.2.1.31.1.1.1.1")["994"]
@@ -162,7 +162,7 @@ async def test_junos_ex4600_four_lane_optic_and_srx_fan_state(
     assert ("chm_temperature_celsius", (("sensor", "node0 Routing Engine 0"),)) not in samples
 
 
-async def test_arista_thresholds(client: TestClient, snmpsim_server) -> None:  # type: ignore[no-untyped-def]
+async def test_arista_thresholds(client: Client, snmpsim_server: Snmpsim) -> None:
     community = "arista_eos/arista_eos"
     samples = await _probe(client, snmpsim_server.port, community)
     index = "100006001"
@@ -191,7 +191,7 @@ async def test_arista_thresholds(client: TestClient, snmpsim_server) -> None:  #
     assert all(abs(v) < 1000 for v in thresholds.values())
 
 
-async def test_aruba_cx_8360(client: TestClient, snmpsim_server) -> None:  # type: ignore[no-untyped-def]
+async def test_aruba_cx_8360(client: Client, snmpsim_server: Snmpsim) -> None:
     community = "aruba_aoscx/arubaos-cx_8360"
     samples = await _probe(client, snmpsim_server.port, community)
     temp = "1.3.6.1.4.1.47196.4.1.1.3.11.3.1.1"
@@ -209,7 +209,7 @@ async def test_aruba_cx_8360(client: TestClient, snmpsim_server) -> None:  # typ
     }
 
 
-async def test_procurve_values(client: TestClient, snmpsim_server) -> None:  # type: ignore[no-untyped-def]
+async def test_procurve_values(client: Client, snmpsim_server: Snmpsim) -> None:
     community = "hp_procurve/hpe-procurve-516733-b21"
     samples = await _probe(client, snmpsim_server.port, community)
     rec = corpus.recording(community)
@@ -229,7 +229,7 @@ async def test_procurve_values(client: TestClient, snmpsim_server) -> None:  # t
     assert series(samples, "chm_psu_up") == {}
 
 
-async def test_brocade_values(client: TestClient, snmpsim_server) -> None:  # type: ignore[no-untyped-def]
+async def test_brocade_values(client: Client, snmpsim_server: Snmpsim) -> None:
     community = "brocade_ruckus/brocade-icx6430-24"
     samples = await _probe(client, snmpsim_server.port, community)
     rec = corpus.recording(community)
@@ -254,7 +254,7 @@ async def test_brocade_values(client: TestClient, snmpsim_server) -> None:  # ty
     assert got == {(("sensor", i),): pytest.approx(int(v) / 2) for i, v in temps.items()}
 
 
-async def test_extreme_values(client: TestClient, snmpsim_server) -> None:  # type: ignore[no-untyped-def]
+async def test_extreme_values(client: Client, snmpsim_server: Snmpsim) -> None:
     community = "extreme/xos_sfp"
     samples = await _probe(client, snmpsim_server.port, community)
     rec = corpus.recording(community)
@@ -282,7 +282,9 @@ async def test_extreme_values(client: TestClient, snmpsim_server) -> None:  # ty
     assert set(psus.values()) == {1}
 
 
-async def test_arista_dom_power_in_watts_becomes_dbm(client: TestClient, snmpsim_server) -> None:  # type: ignore[no-untyped-def]
+async def test_arista_dom_power_in_watts_becomes_dbm(
+    client: Client, snmpsim_server: Snmpsim
+) -> None:
     community = "arista_eos/arista_eos"
     samples = await _probe(client, snmpsim_server.port, community)
     # Ethernet1: TX sensor 100301212 reads 6322 at scale milli(8), precision 4 -> 0.6322 mW

@@ -9,7 +9,7 @@ pointing the jobs at other addresses (the end-to-end test runs everything on loo
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ def prometheus_dir(
     *,
     exporter: str = EXPORTER_ADDRESS,
     alertmanager: str = ALERTMANAGER_ADDRESS,
-    targets: Mapping[str, Any] | None = None,
+    targets: Sequence[Mapping[str, Any]] | None = None,
 ) -> Path:
     """Copy prometheus.yml, the rules and the targets into `dest`; return the config's path.
 

@@ -3,11 +3,10 @@
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestClient
 
 from chm_exporter.config import load_config
 from chm_exporter.server import create_app
-from tests.unit.clients import ClientFactory
+from tests.unit.clients import Client, ClientFactory
 
 CONFIG = """\
 auths:
@@ -35,11 +34,11 @@ def config_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def client(config_path: Path, aiohttp_client: ClientFactory) -> TestClient:
+async def client(config_path: Path, aiohttp_client: ClientFactory) -> Client:
     return await aiohttp_client(create_app(load_config(config_path)))
 
 
-async def _invalid_count(client: TestClient, reason: str) -> float:
+async def _invalid_count(client: Client, reason: str) -> float:
     text = await (await client.get("/metrics")).text()
     for line in text.splitlines():
         if line.startswith(f'chm_exporter_invalid_requests_total{{reason="{reason}"}}'):
@@ -61,7 +60,7 @@ async def _invalid_count(client: TestClient, reason: str) -> float:
     ],
 )
 async def test_bad_requests_get_400_with_reason_and_are_counted(
-    client: TestClient, query: str, reason: str, message: str
+    client: Client, query: str, reason: str, message: str
 ) -> None:
     before = await _invalid_count(client, reason)
     resp = await client.get(f"/probe?{query}")
@@ -70,7 +69,7 @@ async def test_bad_requests_get_400_with_reason_and_are_counted(
     assert await _invalid_count(client, reason) == before + 1
 
 
-async def test_unanswering_agent_is_probe_success_0_not_an_error(client: TestClient) -> None:
+async def test_unanswering_agent_is_probe_success_0_not_an_error(client: Client) -> None:
     # 127.0.0.1:9 (discard) has no SNMP agent: the probe fails, the request does not.
     resp = await client.get("/probe?target=127.0.0.1:9&module=if_mib")
     assert resp.status == 200
@@ -80,20 +79,20 @@ async def test_unanswering_agent_is_probe_success_0_not_an_error(client: TestCli
     assert "no answer from 127.0.0.1:9" in debug
 
 
-async def test_unresolvable_name_is_a_probe_failure(client: TestClient) -> None:
+async def test_unresolvable_name_is_a_probe_failure(client: Client) -> None:
     resp = await client.get("/probe?target=no-such-host.invalid&module=if_mib&debug=true")
     assert resp.status == 200
     assert "cannot resolve 'no-such-host.invalid'" in await resp.text()
 
 
-async def test_config_masks_every_secret(client: TestClient) -> None:
+async def test_config_masks_every_secret(client: Client) -> None:
     text = await (await client.get("/config")).text()
     assert "<secret>" in text
     for secret in SECRETS:
         assert secret not in text
 
 
-async def test_debug_output_and_landing_page_carry_no_secret(client: TestClient) -> None:
+async def test_debug_output_and_landing_page_carry_no_secret(client: Client) -> None:
     for auth in ("public_v2", "v3"):
         debug = await (
             await client.get(f"/probe?target=127.0.0.1:9&module=if_mib&auth={auth}&debug=true")
@@ -107,7 +106,7 @@ async def test_debug_output_and_landing_page_carry_no_secret(client: TestClient)
         assert secret not in landing
 
 
-async def test_landing_links_each_recent_probe_to_its_log(client: TestClient) -> None:
+async def test_landing_links_each_recent_probe_to_its_log(client: Client) -> None:
     await client.get("/probe?target=127.0.0.1:9&module=if_mib")
     page = await (await client.get("/")).text()
     assert "Recent failed probes" in page
@@ -117,7 +116,7 @@ async def test_landing_links_each_recent_probe_to_its_log(client: TestClient) ->
 
 
 async def test_reload_refuses_bad_config_and_keeps_serving_old(
-    client: TestClient, config_path: Path
+    client: Client, config_path: Path
 ) -> None:
     config_path.write_text(CONFIG + "  broken:\n    snmp: {max_repetitions: -1}\n")
     resp = await client.post("/-/reload")
@@ -136,13 +135,13 @@ async def test_reload_refuses_bad_config_and_keeps_serving_old(
     assert "chm_exporter_config_last_reload_successful 1.0" in metrics
 
 
-async def test_health_endpoints(client: TestClient) -> None:
+async def test_health_endpoints(client: Client) -> None:
     for path in ("/-/healthy", "/-/ready"):
         resp = await client.get(path)
         assert resp.status == 200
 
 
-async def test_self_metrics_count_probes_by_result(client: TestClient) -> None:
+async def test_self_metrics_count_probes_by_result(client: Client) -> None:
     await client.get("/probe?target=127.0.0.1:9&module=if_mib")
     text = await (await client.get("/metrics")).text()
     assert 'chm_exporter_probes_total{module="if_mib",prober="snmp",result="failure"} 1.0' in text

@@ -1,5 +1,7 @@
 """The ICMP socket choice: unprivileged first; a clear error naming the sysctl when forbidden."""
 
+import os
+
 import pytest
 from icmplib import SocketPermissionError
 
@@ -15,7 +17,7 @@ class _Forbidden:
 
 def test_forbidden_datagram_socket_names_the_sysctl(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(icmp, "ICMPv4Socket", _Forbidden)
-    monkeypatch.setattr(icmp.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)  # the module icmp reads it from
     with pytest.raises(IcmpProbeError, match=r"net\.ipv4\.ping_group_range"):
         icmp.open_icmp_socket("127.0.0.1", IcmpSettings())
 

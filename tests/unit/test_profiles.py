@@ -10,19 +10,23 @@ import pytest
 import yaml
 
 from chm_exporter.errors import ConfigError
-from chm_exporter.exposition import MetricSink
+from chm_exporter.exposition import LabelValues, MetricSink, Number
 from chm_exporter.profiles import WalkResult, evaluate_profiles, load_profiles, plan_walks
 from chm_exporter.profiles.loader import expand_includes, parse_profile
 from chm_exporter.profiles.model import Profile
+from chm_exporter.profiles.values import RawValue
+
+#: walked values by column OID, then by row index (WalkResult.columns)
+Columns = dict[str, dict[str, RawValue]]
 
 
 def _profile(text: str) -> Profile:
     return parse_profile(text, "test.yaml")
 
 
-def _samples(profile: Profile, columns: dict[str, dict[str, object]], name: str) -> dict:
+def _samples(profile: Profile, columns: Columns, name: str) -> dict[LabelValues, Number]:
     result = WalkResult()
-    result.columns.update(columns)  # type: ignore[arg-type]
+    result.columns.update(columns)
     sink = MetricSink()
     evaluate_profiles([profile], result, sink)
     fam = sink.get(name)
@@ -90,7 +94,7 @@ tables:
 
 
 def test_sensor_scale_precision_filter_and_skip() -> None:
-    cols = {
+    cols: Columns = {
         "1.3.6.1.2.1.99.1.1.1.1": {"1": 8, "2": 8, "3": 14, "4": 8},
         "1.3.6.1.2.1.99.1.1.1.4": {"1": 345, "2": 41000, "3": -30, "4": -32768},
         "1.3.6.1.2.1.99.1.1.1.2": {"1": 9, "2": 8, "3": 9, "4": 9},
@@ -120,7 +124,7 @@ tables:
 
 
 def test_label_from_a_column_named_by_another_column() -> None:
-    cols = {
+    cols: Columns = {
         "1.3.6.1.4.1.9.9.109.1.1.1.1.7": {"19": 7, "20": 55},
         "1.3.6.1.4.1.9.9.109.1.1.1.1.2": {"19": 1000, "20": 0},
         "1.3.6.1.2.1.47.1.1.1.1.7": {"1000": b"Switch 1 CPU"},
@@ -130,7 +134,7 @@ def test_label_from_a_column_named_by_another_column() -> None:
 
 
 def test_label_from_part_of_the_index_and_enum_map() -> None:
-    cols = {
+    cols: Columns = {
         "1.0.8802.1.1.2.1.4.1.1.9": {"0.5.1": b"peer-a", "0.7.2": b"peer-b"},
         "1.0.8802.1.1.2.1.3.7.1.3": {"5": b"Gi1/0/5"},
         "1.3.6.1.2.1.1.9": {"0.5.1": 1, "0.7.2": 9},
@@ -150,7 +154,7 @@ device_info:
 
 
 def test_device_info_from_constant_first_chassis_and_regex() -> None:
-    cols = {
+    cols: Columns = {
         "1.3.6.1.2.1.47.1.1.1.1.13": {"1": b"", "1001": b"WS-C2960X", "2001": b"Other"},
         "1.3.6.1.2.1.47.1.1.1.1.5": {"1": 11, "1001": 3, "2001": 3},
         "1.3.6.1.2.1.1.1.0": {"": b"Cisco IOS Software, Version 15.0(2a)EX5, RELEASE"},
@@ -197,7 +201,7 @@ def test_invalid_profiles_are_refused(text: str, message: str) -> None:
         _profile(text)
 
 
-def test_one_metric_with_two_shapes_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_one_metric_with_two_shapes_is_refused(tmp_path: Path) -> None:
     doc = {
         "name": "clash",
         "tables": [
@@ -227,7 +231,7 @@ tables:
 
 
 def test_free_is_size_minus_used_times_allocation_units() -> None:
-    cols = {
+    cols: Columns = {
         "1.3.6.1.2.1.25.2.3.1.3": {"1": b"Physical memory"},
         "1.3.6.1.2.1.25.2.3.1.4": {"1": 1024},
         "1.3.6.1.2.1.25.2.3.1.5": {"1": 1000},
@@ -391,13 +395,13 @@ device_info:
     ("chassis", "model"), [(b"N5K-C5548UP", "N5K-C5548UP"), (b"", "C9336C-FX2")]
 )
 def test_device_info_fallback_only_fills_an_empty_field(chassis: bytes, model: str) -> None:
-    cols = {
+    cols: Columns = {
         "1.3.6.1.2.1.47.1.1.1.1.13": {"1": chassis},
         "1.3.6.1.2.1.47.1.1.1.1.5": {"1": 3},
         "1.3.6.1.2.1.1.1.0": {"": b"Cisco NX-OS(tm) Nexus9000 C9336C-FX2, Software"},
     }
     result = WalkResult()
-    result.columns.update(cols)  # type: ignore[arg-type]
+    result.columns.update(cols)
     sink = MetricSink()
     evaluate_profiles([_profile(DEVICE), _profile(FALLBACK)], result, sink)
     fam = sink.get("chm_device_info")
@@ -436,7 +440,7 @@ tables:
 
 
 def test_label_format_chosen_by_a_subtype_column() -> None:
-    chassis = {
+    chassis: dict[str, RawValue] = {
         "0.1.1": b"\x00\x1b\x21\xbb\xe6\xf0",  # macAddress(4)
         "0.2.1": b"\x01\x0a\x38\x20\x71",  # networkAddress(5): IPv4
         "0.3.1": b"\x02" + bytes(15) + b"\x01",  # networkAddress(5): IPv6
@@ -445,8 +449,15 @@ def test_label_format_chosen_by_a_subtype_column() -> None:
         "0.6.1": b"00:00:00:00:00:00",  # macAddress(4) sent as 17 characters of text
         "0.7.1": b"\x00\x04\xf2\xc6\x70\x78",  # no subtype: the label's own format (text)
     }
-    subtypes = {"0.1.1": 4, "0.2.1": 5, "0.3.1": 5, "0.4.1": 7, "0.5.1": 5, "0.6.1": 4}
-    cols = {"1.0.8802.1.1.2.1.4.1.1.5": chassis, "1.0.8802.1.1.2.1.4.1.1.4": subtypes}
+    subtypes: dict[str, RawValue] = {
+        "0.1.1": 4,
+        "0.2.1": 5,
+        "0.3.1": 5,
+        "0.4.1": 7,
+        "0.5.1": 5,
+        "0.6.1": 4,
+    }
+    cols: Columns = {"1.0.8802.1.1.2.1.4.1.1.5": chassis, "1.0.8802.1.1.2.1.4.1.1.4": subtypes}
     got = _samples(_profile(SUBTYPED_IDS), cols, "neighbor_info")
     assert set(got) == {
         ("00:1b:21:bb:e6:f0",),
@@ -483,15 +494,21 @@ tables:
 
 
 def test_label_from_the_index_of_another_table() -> None:
-    names = {"0.17.1": b"a", "0.17.10": b"b", "0.27.1": b"c", "0.30.1": b"d", "0.31.1": b"e"}
-    addresses = {
+    names: dict[str, RawValue] = {
+        "0.17.1": b"a",
+        "0.17.10": b"b",
+        "0.27.1": b"c",
+        "0.30.1": b"d",
+        "0.31.1": b"e",
+    }
+    addresses: dict[str, RawValue] = {
         "0.17.1.1.4.10.40.1.19": 2,  # IPv4
         "0.17.1.1.4.10.40.1.20": 2,  # a second address of the same neighbour: the first wins
         "0.17.10.6.6.144.32.194.6.132.128": 2,  # all802: a MAC (and 0.17.10 is not 0.17.1)
         "0.27.1.1.10.15.193.50": 2,  # length 10 with 3 octets: malformed, no value
         "0.30.1.2.16.42.2.212.128.4.128.238.0.0.0.0.0.0.0.0.6": 2,  # IPv6
     }
-    cols = {"1.0.8802.1.1.2.1.4.1.1.9": names, "1.0.8802.1.1.2.1.4.2.1.3": addresses}
+    cols: Columns = {"1.0.8802.1.1.2.1.4.1.1.9": names, "1.0.8802.1.1.2.1.4.2.1.3": addresses}
     got = _samples(_profile(MANAGEMENT_ADDRESS), cols, "neighbor_info")
     assert set(got) == {
         ("10.40.1.19",),
