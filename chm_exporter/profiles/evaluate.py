@@ -8,9 +8,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from chm_exporter.catalogue import catalogue
 from chm_exporter.exposition import MetricSink
 from chm_exporter.profiles.model import (
     DEVICE_INFO_LABELS,
+    DEVICE_INFO_METRIC,
     Condition,
     LabelSpec,
     LookupKey,
@@ -20,11 +22,7 @@ from chm_exporter.profiles.model import (
 )
 from chm_exporter.profiles.values import RawValue, as_number, as_text, enum_key
 
-DEVICE_INFO_METRIC = "chm_device_info"
-DEVICE_INFO_HELP = (
-    "Device identity from the matching profiles (SNMPv2-MIB sysDescr/sysObjectID/sysName, "
-    "ENTITY-MIB); value is always 1."
-)
+DEVICE_INFO_HELP = catalogue()[DEVICE_INFO_METRIC].help
 
 
 @dataclass(slots=True)

@@ -10,7 +10,6 @@ import yaml
 from pydantic import ValidationError
 
 from chm_exporter.errors import ConfigError
-from chm_exporter.profiles.evaluate import DEVICE_INFO_METRIC
 from chm_exporter.profiles.model import Profile
 
 PACKAGE_PROFILES = "chm_exporter.profiles.data"
@@ -29,7 +28,7 @@ def parse_profile(text: str, source: str) -> Profile:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
     try:
-        return Profile.model_validate(data)
+        return Profile.parse(data)
     except ValidationError as exc:
         raise ConfigError(f"{source}: {format_validation_error(exc)}") from exc
 
@@ -97,11 +96,6 @@ def _check_metric_shapes(profiles: dict[str, Profile], sources: dict[str, str]) 
     for name, profile in profiles.items():
         for table in profile.tables:
             for metric in table.metrics:
-                if metric.name == DEVICE_INFO_METRIC:
-                    raise ConfigError(
-                        f"{sources[name]}: {DEVICE_INFO_METRIC} is built from device_info:, "
-                        "not defined as a table metric"
-                    )
                 shape = (metric.type, (*table.labels, *metric.labels), sources[name])
                 known = shapes.setdefault(metric.name, shape)
                 if known[:2] != shape[:2]:

@@ -6,11 +6,17 @@ A profile says *what* to read and how it becomes metrics; the SNMP prober knows 
     description: ...
     match: {sys_object_id: [1.3.6.1.4.1.9.]}      # for module=auto (vendor profiles)
     device_info: {vendor: {value: cisco}, model: {oid: ..., table: true, where: [...]}}
+    oids: {ifOperStatus: 1.3.6.1.2.1.2.2.1.8, ifName: 1.3.6.1.2.1.31.1.1.1.1, ...}
     tables:
       - name: interfaces
         labels: {ifindex: {index: 0}, ifname: {oid: [ifName, ifDescr]}}
         metrics:
-          - {name: chm_interface_up, oid: 1.3.6.1.2.1.2.2.1.8, map: {1: 1}, default: 0, help: ...}
+          - {name: chm_interface_up, oid: ifOperStatus, map: {1: 1}, default: 0}
+
+A ``chm_*`` metric's HELP, type and label names come from the metric catalogue
+(``chm_exporter/catalogue.yaml``); a profile says only where a vendor's value comes from. Any
+OID may be written as an alias the profile declares under ``oids:``, with an instance suffix
+(``sysName.0``) where one is needed.
 
 A table's rows are the indexes its metric columns answer with; a `scalar: true` table reads
 instance OIDs with GET and has one row. Labels come from the row index, from a column of the same
@@ -21,6 +27,7 @@ row, or from a column of another table looked up by part of the index or by the 
 from __future__ import annotations
 
 import re
+from contextlib import suppress
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -29,11 +36,17 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from chm_exporter.catalogue import CATALOGUE_PATH, RESERVED_PREFIXES, catalogue
+
 _OID = re.compile(r"^[0-9]+(\.[0-9]+)+$")
+_ALIAS = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)((?:\.[0-9]+)*)$")
+ALIASES = "oids"
+"""Key of the validation context holding the profile's OID aliases (name -> numeric OID)."""
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
@@ -49,11 +62,26 @@ def _oid(value: str) -> str:
     return text
 
 
+def _resolve_alias(value: Any, info: ValidationInfo) -> Any:
+    """An alias the profile declares under `oids:` (``ifName``, ``sysName.0``) as its OID."""
+    text = str(value).strip()
+    match = _ALIAS.match(text)
+    if match is None:
+        return value
+    aliases: dict[str, str] = (info.context or {}).get(ALIASES, {})
+    name, suffix = match.groups()
+    if name not in aliases:
+        raise ValueError(f"{name!r} is neither a numeric OID nor an alias declared under `oids:`")
+    return aliases[name] + suffix
+
+
 def _as_list(value: Any) -> Any:
     return value if value is None or isinstance(value, list) else [value]
 
 
-Oid = Annotated[str, BeforeValidator(str), AfterValidator(_oid)]
+NumericOid = Annotated[str, BeforeValidator(str), AfterValidator(_oid)]
+Oid = Annotated[str, BeforeValidator(str), BeforeValidator(_resolve_alias), AfterValidator(_oid)]
+"""A numeric OID, or an alias the profile declares under `oids:` (with an instance suffix)."""
 OidList = Annotated[list[Oid], BeforeValidator(_as_list)]
 
 
@@ -217,10 +245,15 @@ class Log10(_Model):
 
 
 class MetricSpec(_Model):
-    """One metric of a table: which column(s), how to convert, extra labels."""
+    """One metric of a table: which column(s), how to convert, extra labels.
+
+    A catalogue metric (every ``chm_*`` name) takes its HELP and type from the catalogue and
+    may not state them; a metric outside it (snmp_exporter's compat names, a site's own) states
+    its help and, unless a gauge, its type.
+    """
 
     name: str
-    help: str = Field(min_length=1)
+    help: str = ""
     type: Literal["gauge", "counter", "info"] = "gauge"
     oid: OidList | None = Field(default=None, description="shorthand for sources")
     sources: list[Source] = Field(default_factory=list)
@@ -249,17 +282,49 @@ class MetricSpec(_Model):
 
     @model_validator(mode="after")
     def _normalise(self) -> MetricSpec:
+        self._take_catalogue_entry()
         if self.type == "info":
             if self.oid or self.sources:
-                raise ValueError("an info metric takes no oid: its value is 1")
+                raise ValueError(f"{self.name}: an info metric takes no oid: its value is 1")
             return self
         if bool(self.oid) == bool(self.sources):
-            raise ValueError("a metric needs exactly one of `oid` or `sources`")
+            raise ValueError(f"{self.name}: a metric needs exactly one of `oid` or `sources`")
         if self.oid:
             srcs = [Source(oid=o, scale=self.scale, offset=self.offset) for o in self.oid]
             object.__setattr__(self, "sources", srcs)
             object.__setattr__(self, "oid", None)
         return self
+
+    def _take_catalogue_entry(self) -> None:
+        cat = catalogue()
+        known = cat.get(self.name)
+        if known is None:
+            if self.name.startswith(RESERVED_PREFIXES):
+                raise ValueError(
+                    f"metric {self.name} is not in the metric catalogue ({CATALOGUE_PATH})"
+                )
+            if not self.help:
+                raise ValueError(
+                    f"metric {self.name} is not in the catalogue: a metric outside "
+                    f"{', '.join(p + '*' for p in RESERVED_PREFIXES)} needs its own `help`"
+                )
+            return
+        emitter = cat.emitter(known)
+        if emitter == "device_info":
+            raise ValueError(
+                f"metric {self.name} is built from `device_info:`, not defined as a table metric"
+            )
+        if emitter != "profiles" or known.type == "histogram":
+            raise ValueError(f"metric {self.name} is emitted by the {emitter}, not by a profile")
+        stated = sorted({"help", "type"} & self.model_fields_set)
+        if stated:
+            keys = " and ".join(f"`{k}`" for k in stated)
+            raise ValueError(
+                f"metric {self.name}: {keys} {'come' if len(stated) > 1 else 'comes'} from the "
+                f"metric catalogue ({CATALOGUE_PATH}), not from a profile"
+            )
+        object.__setattr__(self, "help", known.help)
+        object.__setattr__(self, "type", known.type)
 
 
 class Table(_Model):
@@ -281,16 +346,25 @@ class Table(_Model):
     def _label_names(cls, value: dict[str, LabelSpec]) -> dict[str, LabelSpec]:
         return _check_label_names(value)
 
+    @model_validator(mode="after")
+    def _catalogue_labels(self) -> Table:
+        cat = catalogue()
+        for metric in self.metrics:
+            known = cat.get(metric.name)
+            if known is None:
+                continue
+            names = [*self.labels, *metric.labels]  # the table's, then the metric's own
+            if names != list(known.labels):
+                raise ValueError(
+                    f"metric {metric.name} has labels {names}; the catalogue says "
+                    f"{list(known.labels)} (in that order)"
+                )
+        return self
 
-DEVICE_INFO_LABELS = (
-    "vendor",
-    "platform",
-    "model",
-    "os_version",
-    "serial",
-    "sys_name",
-    "sys_object_id",
-)
+
+DEVICE_INFO_METRIC = "chm_device_info"
+DEVICE_INFO_LABELS: tuple[str, ...] = catalogue()[DEVICE_INFO_METRIC].labels
+"""The fields of chm_device_info, as the catalogue names its labels."""
 
 
 class Match(_Model):
@@ -305,12 +379,38 @@ class Profile(_Model):
 
     name: str = Field(pattern=r"^[a-z0-9_]+$")
     description: str = ""
+    oids: dict[str, NumericOid] = Field(
+        default_factory=dict, description="aliases: a MIB object name for its numeric OID"
+    )
     match: Match | None = None
     includes: list[str] = Field(
         default_factory=list, description="profiles that always run with this one"
     )
     device_info: dict[str, LabelSpec] = Field(default_factory=dict)
     tables: list[Table] = Field(default_factory=list)
+
+    @field_validator("oids")
+    @classmethod
+    def _alias_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not _ALIAS.match(name) or "." in name:
+                raise ValueError(f"{name!r} is not a valid alias name (letters, digits, _)")
+        return value
+
+    @classmethod
+    def parse(cls, data: Any) -> Profile:
+        """Validate a profile file's data, resolving the OID aliases it declares under `oids:`.
+
+        Raises:
+            pydantic.ValidationError: the data is not a valid profile.
+        """
+        aliases = data.get(ALIASES) if isinstance(data, dict) else None
+        numeric: dict[str, str] = {}
+        if isinstance(aliases, dict):
+            for name, oid in aliases.items():
+                with suppress(ValueError):  # reported by the field's validation, with its place
+                    numeric[str(name)] = _oid(str(oid))
+        return cls.model_validate(data, context={ALIASES: numeric})
 
     @field_validator("device_info")
     @classmethod

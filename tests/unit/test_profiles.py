@@ -202,18 +202,20 @@ def test_invalid_profiles_are_refused(text: str, message: str) -> None:
 
 
 def test_one_metric_with_two_shapes_is_refused(tmp_path: Path) -> None:
-    doc = {
-        "name": "clash",
-        "tables": [
-            {
-                "name": "t",
-                "labels": {"x": {"value": "1"}},
-                "metrics": [{"name": "chm_interface_up", "help": "h", "oid": "1.3.6"}],
-            }
-        ],
-    }
-    (tmp_path / "clash.yaml").write_text(yaml.safe_dump(doc))
-    with pytest.raises(ConfigError, match="chm_interface_up is gauge"):
+    """Metrics outside the catalogue (a site's own) still have one type and label set."""
+    for name, labels in (("site_a", {"x": {"value": "1"}}), ("site_b", {})):
+        doc = {
+            "name": name,
+            "tables": [
+                {
+                    "name": "t",
+                    "labels": labels,
+                    "metrics": [{"name": "site_up", "help": "h", "oid": "1.3.6"}],
+                }
+            ],
+        }
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(ConfigError, match=r"site_b\.yaml: metric site_up is gauge\[\] here but"):
         load_profiles([tmp_path])
 
 
