@@ -1,6 +1,7 @@
 """Write docs/vendors.md: which health metric each vendor family serves, from what, on how many
-of the corpus' recorded devices. Made from the profiles and the golden files, so it stays true
-(tests/unit/test_docs.py fails when the committed page differs from what this writes).
+of the corpus' recorded devices. Made from the metric catalogue, the profiles' data (their OID
+aliases name the MIB objects) and the golden files, so it stays true (tests/unit/test_docs.py
+fails when the committed page differs from what this writes).
 
     .venv/bin/python scripts/vendors_table.py > docs/vendors.md
 """
@@ -15,7 +16,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from chm_exporter.catalogue import catalogue  # noqa: E402
 from chm_exporter.profiles import load_profiles  # noqa: E402
+from chm_exporter.profiles.describe import source_text  # noqa: E402
 from chm_exporter.profiles.loader import expand_includes  # noqa: E402
 
 GOLDEN = REPO / "tests" / "golden"
@@ -50,7 +53,8 @@ METRICS = [
     "chm_filesystem_used_bytes",
     "chm_interface_up",
 ]
-_SOURCE = re.compile(r"\(([^()]*\d+\.\d+\.\d+[^()]*)\)\.?\s*$")
+UNKNOWN = [m for m in METRICS if catalogue().get(m) is None]
+assert not UNKNOWN, f"not in the metric catalogue: {UNKNOWN}"
 
 
 def served(metric: str) -> dict[str, tuple[int, int]]:
@@ -64,7 +68,7 @@ def served(metric: str) -> dict[str, tuple[int, int]]:
 
 
 def sources(family: str) -> dict[str, list[str]]:
-    """metric -> the help texts' source part, over the family's profiles and their includes."""
+    """metric -> "profile: table (MIB objects)", over the family's profiles and their includes."""
     profiles = load_profiles()
     names = [n for n in FAMILIES[family] if n in profiles]
     found: dict[str, list[str]] = defaultdict(list)
@@ -72,7 +76,7 @@ def sources(family: str) -> dict[str, list[str]]:
         for table in profile.tables:
             for metric in table.metrics:
                 if metric.name in METRICS:
-                    src = f"{profile.name}: {table.name}"
+                    src = f"{profile.name}: {table.name} ({source_text(profile, metric)})"
                     if src not in found[metric.name]:
                         found[metric.name].append(src)
     return found
@@ -84,9 +88,10 @@ def main() -> None:
         "",
         "Which normalized health metric each vendor family serves, on how many of the corpus'",
         "recorded devices (`../shared/corpus/snmprec`), and from which profile table. Written by",
-        "`scripts/vendors_table.py` from the profiles and `tests/golden/`; a test keeps it true.",
+        "`scripts/vendors_table.py` from the metric catalogue, the profiles and `tests/golden/`; a",
+        "test keeps it true.",
         "A device whose recording lacks a table shows the gap as a lower count: nothing is faked.",
-        "Each profile's YAML names the MIB object and OID of every metric in its help text.",
+        "The MIB objects are the profiles' OID aliases (`oids:` in each profile's YAML).",
         "",
         "| metric | " + " | ".join(FAMILIES) + " |",
         "|---|" + "---|" * len(FAMILIES),

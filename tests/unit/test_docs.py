@@ -1,10 +1,13 @@
 """The docs stay true: every metric a shipped profile emits and every config key is documented."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
 
+from chm_exporter.catalogue import catalogue
 from chm_exporter.config import CommunityAuth, Config, IcmpSettings, Module, SnmpSettings, UsmAuth
 from chm_exporter.profiles import load_profiles
 
@@ -29,12 +32,25 @@ def test_every_config_key_is_in_configuration_md(model: type[BaseModel]) -> None
     assert not missing, f"{model.__name__} keys not documented: {missing}"
 
 
-def test_vendors_md_is_what_the_profiles_and_goldens_say() -> None:
-    import subprocess
-    import sys
-
-    script = DOCS.parent / "scripts" / "vendors_table.py"
-    made = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True)
-    assert made.stdout == (DOCS / "vendors.md").read_text(), (
-        "docs/vendors.md is stale: .venv/bin/python scripts/vendors_table.py > docs/vendors.md"
+@pytest.mark.parametrize(
+    ("script", "page"), [("vendors_table.py", "vendors.md"), ("metrics_doc.py", "metrics.md")]
+)
+def test_generated_pages_are_what_the_catalogue_profiles_and_goldens_say(
+    script: str, page: str
+) -> None:
+    made = subprocess.run(
+        [sys.executable, str(DOCS.parent / "scripts" / script)],
+        capture_output=True,
+        text=True,
+        check=True,
     )
+    assert made.stdout == (DOCS / page).read_text(encoding="utf-8"), (
+        f"docs/{page} is stale: .venv/bin/python scripts/{script} > docs/{page}"
+    )
+
+
+def test_metrics_md_lists_every_catalogue_metric_with_its_help() -> None:
+    text = (DOCS / "metrics.md").read_text(encoding="utf-8")
+    for metric in catalogue().metrics():
+        assert f"| `{metric.name}` | {metric.type} |" in text
+        assert metric.help in text
