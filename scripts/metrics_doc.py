@@ -8,14 +8,10 @@ committed page differs from what this writes).
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from chm_exporter.catalogue import CATALOGUE_PATH, MetricDef, catalogue  # noqa: E402
-from chm_exporter.profiles import load_profiles  # noqa: E402
-from chm_exporter.profiles.describe import source_text  # noqa: E402
+from chm_exporter.catalogue import CATALOGUE_PATH, MetricDef, catalogue
+from chm_exporter.profiles import load_profiles
+from chm_exporter.profiles.describe import source_text
 
 INTRO = f"""\
 # Metrics (the living contract)

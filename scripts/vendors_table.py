@@ -13,13 +13,12 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from chm_exporter.catalogue import catalogue
+from chm_exporter.profiles import load_profiles
+from chm_exporter.profiles.describe import source_text
+from chm_exporter.profiles.loader import expand_includes
 
-from chm_exporter.catalogue import catalogue  # noqa: E402
-from chm_exporter.profiles import load_profiles  # noqa: E402
-from chm_exporter.profiles.describe import source_text  # noqa: E402
-from chm_exporter.profiles.loader import expand_includes  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 GOLDEN = REPO / "tests" / "golden"
 FAMILIES = {
