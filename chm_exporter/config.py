@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from chm_exporter.duration import Duration
 from chm_exporter.errors import ConfigError
 
 Secret = Annotated[SecretStr, PlainSerializer(lambda _s: "<secret>", when_used="always")]
@@ -129,12 +130,12 @@ class SnmpSettings(_Model):
 
     profiles: list[str] = Field(default_factory=lambda: [AUTO_PROFILES], min_length=1)
     max_repetitions: int = Field(default=25, ge=1, le=200)
-    timeout: float = Field(default=2.0, gt=0, le=60, description="seconds per request")
+    timeout: Duration = Field(default=2.0, gt=0, le=60, description="seconds per request")
     retries: int = Field(default=2, ge=0, le=10)
     walk_concurrency: int = Field(default=8, ge=1, le=64, description="parallel walks per device")
     walk: Literal["bulk", "getnext"] = "bulk"
     allow_nonincreasing_oids: bool = False
-    lookup_cache_seconds: float = Field(
+    lookup_cache_seconds: Duration = Field(
         default=900, ge=0, description="keep label-only columns (names, aliases); 0: walk always"
     )
 
@@ -143,7 +144,7 @@ class IcmpSettings(_Model):
     """How the ICMP prober pings a device."""
 
     count: int = Field(default=3, ge=1, le=100)
-    interval: float = Field(default=0.1, ge=0, le=10, description="seconds between pings")
+    interval: Duration = Field(default=0.1, ge=0, le=10, description="seconds between pings")
     payload_size: int = Field(default=56, ge=0, le=65000)
     ttl: int = Field(default=64, ge=1, le=255)
     dont_fragment: bool = False
@@ -154,7 +155,7 @@ class IcmpSettings(_Model):
 class Module(_Model):
     """A named set of probers with their settings; /probe?module= selects one or more."""
 
-    timeout: float = Field(default=10.0, gt=0, le=300, description="seconds for the whole probe")
+    timeout: Duration = Field(default=10.0, gt=0, le=300, description="seconds for the whole probe")
     compat: list[Literal["snmp_exporter"]] = Field(default_factory=list)
     snmp: SnmpSettings | None = None
     icmp: IcmpSettings | None = None

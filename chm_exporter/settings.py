@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chm_exporter.duration import Duration
 from chm_exporter.errors import ConfigError
 
 
@@ -20,7 +21,7 @@ class Settings(BaseSettings):
     web_listen_address: str = Field(default=":9840", description="--web.listen-address")
     log_level: Literal["debug", "info", "warn", "error"] = "info"
     log_format: Literal["logfmt", "json"] = "logfmt"
-    timeout_offset: float = Field(default=0.5, ge=0, description="seconds kept back per scrape")
+    timeout_offset: Duration = Field(default=0.5, ge=0, description="seconds kept back per scrape")
     config_check: bool = False
 
     @field_validator("log_level", mode="before")
