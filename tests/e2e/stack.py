@@ -1,6 +1,6 @@
 """The end-to-end stack's parts: processes, waiting, the derived configs, the HTTP APIs.
 
-Every config here is *derived* from the shipped one (deploy/, rules/), changing only what a
+Every config here is *derived* from the shipped one (prometheus.yml, alertmanager.yml, deploy/, rules/), changing only what a
 test on loopback must change (addresses, secrets, intervals), so the test runs the kit as
 shipped: same jobs, relabelling, routes, inhibition, receivers and templates.
 """
@@ -182,7 +182,7 @@ def _dump(path: Path, data: Any) -> None:
 def prometheus_config(
     dest: Path, *, exporter: str, alertmanager: str, targets: list[dict[str, Any]]
 ) -> Path:
-    """deploy/prometheus/prometheus.yml for the test: same jobs and relabelling, the test's
+    """prometheus.yml for the test: same jobs and relabelling, the test's
     addresses and targets, 1 s intervals, and the repository's rules with shortened ``for:``.
 
     Every alert's ``for:`` is divided by 60 (2m -> 2s, 5m -> 5s, 1h -> 60s): the alerts keep
@@ -223,7 +223,7 @@ def _routes(route: dict[str, Any]) -> Iterator[dict[str, Any]]:
 def alertmanager_config(
     dest: Path, *, smarthost: str, http_url: Callable[[str], str], secrets: Mapping[str, str]
 ) -> Path:
-    """deploy/alertmanager/alertmanager.yml for the test: same routes, inhibition, receivers
+    """alertmanager.yml for the test: same routes, inhibition, receivers
     and templates, with every destination on loopback and shorter timings.
 
     - ``smtp_smarthost`` -> the SMTP sink, without STARTTLS (the sink has no certificate);

@@ -8,8 +8,9 @@ Everything runs on this machine and is started here, stopped after:
   recording: temperature sensors with a warning threshold, which the 2960X lacks) and
   ``dead`` (a host that answers nothing: the fleet's "down" device);
 - the exporter (``python -m chm_exporter``) with deploy/chm/chm.yml's auths and modules;
-- Debian's Prometheus 2.42 and Alertmanager 0.25, with configs derived from deploy/ and the
-  repository's rules (see tests/e2e/stack.py for exactly what the test copy changes);
+- Debian's Prometheus 2.42 and Alertmanager 0.25, with configs derived from the top-level
+  prometheus.yml and alertmanager.yml and the repository's rules
+  (see tests/e2e/stack.py for exactly what the test copy changes);
 - an SMTP sink (aiosmtpd) and an HTTP sink (Slack, Discord, webhooks).
 
 The scenario (one test, in order): the pipeline is up (both probers succeed, the Watchdog
@@ -59,7 +60,7 @@ SECRETS = {
     "snmp_community": SW1,
     "snmp_v3_auth_password": "e2e-auth-password",
     "snmp_v3_priv_password": "e2e-priv-password",
-    # deploy/alertmanager/alertmanager.yml (URLs filled in by the fixture)
+    # alertmanager.yml (URLs filled in by the fixture)
     "smtp_password": "e2e-smtp-password",
     "heartbeat_token": "e2e-heartbeat-token",
     "webhook_token": "e2e-webhook-token",
@@ -284,7 +285,7 @@ def alert_rule(name: str) -> dict[str, Any]:
 
 def inhibited_by_unreachable() -> re.Pattern[str]:
     """The alertnames alertmanager.yml inhibits while ChmDeviceUnreachable fires."""
-    config = layout.load_yaml(layout.ALERTMANAGER_DIR / "alertmanager.yml")
+    config = layout.load_yaml(layout.ALERTMANAGER_CONFIG)
     for rule in config["inhibit_rules"]:
         if rule["source_matchers"] == ['alertname="ChmDeviceUnreachable"']:
             for matcher in rule["target_matchers"]:

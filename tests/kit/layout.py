@@ -1,9 +1,11 @@
-"""Lay out the shipped configs as the containers see them, with addresses and secrets swapped.
+"""Lay out the shipped configs in a temporary folder, with addresses and secrets swapped.
 
-`deploy/prometheus/prometheus.yml` names `rules/*.yml` and `targets/*.yml` relative to itself,
-as under /etc/prometheus in docker-compose.yml; the Alertmanager config reads its secrets from
-/run/secrets. These helpers copy the files into a temporary folder with that layout, optionally
-pointing the jobs at other addresses (the end-to-end test runs everything on loopback).
+`prometheus.yml` (top level) names `rules/*.yml` and `deploy/prometheus/targets/*.yml` relative
+to itself, `alertmanager.yml` names `deploy/alertmanager/templates/*.tmpl`; docker-compose.yml
+mounts that same layout under /etc/prometheus and /etc/alertmanager. The Alertmanager config
+reads its secrets from /run/secrets. These helpers copy the files into a temporary folder with
+that layout, optionally pointing the jobs at other addresses (the end-to-end test runs
+everything on loopback).
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ import yaml
 
 from tests.kit.tools import REPO
 
-PROMETHEUS_DIR = REPO / "deploy" / "prometheus"
-ALERTMANAGER_DIR = REPO / "deploy" / "alertmanager"
+PROMETHEUS_CONFIG = REPO / "prometheus.yml"
+ALERTMANAGER_CONFIG = REPO / "alertmanager.yml"
+#: folders the configs name relative to themselves (and to the repository's top level)
+TARGETS = Path("deploy/prometheus/targets")
+TEMPLATES = Path("deploy/alertmanager/templates")
 RULES_DIR = REPO / "rules"
 RULE_FILES = [RULES_DIR / "recording.yml", RULES_DIR / "alerts.yml"]
 EXPORTER_ADDRESS = "chm-exporter:9840"
@@ -42,14 +47,14 @@ def prometheus_dir(
     """Copy prometheus.yml, the rules and the targets into `dest`; return the config's path.
 
     Args:
-        dest: an empty or new folder (it plays /etc/prometheus).
+        dest: an empty or new folder (it plays the repository's top level, or /etc/prometheus).
         exporter: host:port that replaces the exporter's address in every job.
         alertmanager: host:port that replaces Alertmanager's address.
         targets: file_sd content to write as targets/devices.yml instead of the shipped one
             (a list of target groups).
     """
     dest.mkdir(parents=True, exist_ok=True)
-    text = (PROMETHEUS_DIR / "prometheus.yml").read_text(encoding="utf-8")
+    text = PROMETHEUS_CONFIG.read_text(encoding="utf-8")
     text = text.replace(EXPORTER_ADDRESS, exporter).replace(ALERTMANAGER_ADDRESS, alertmanager)
     config = dest / "prometheus.yml"
     config.write_text(text, encoding="utf-8")
@@ -57,10 +62,10 @@ def prometheus_dir(
     for rule_file in sorted(RULES_DIR.glob("*.yml")):
         shutil.copy(rule_file, dest / "rules" / rule_file.name)
     if targets is None:
-        shutil.copytree(PROMETHEUS_DIR / "targets", dest / "targets")
+        shutil.copytree(REPO / TARGETS, dest / TARGETS)
     else:
-        (dest / "targets").mkdir()
-        (dest / "targets" / "devices.yml").write_text(yaml.safe_dump(targets), encoding="utf-8")
+        (dest / TARGETS).mkdir(parents=True)
+        (dest / TARGETS / "devices.yml").write_text(yaml.safe_dump(targets), encoding="utf-8")
     return config
 
 
@@ -68,18 +73,18 @@ def alertmanager_dir(dest: Path, secrets: Mapping[str, str] | None = None) -> Pa
     """Copy alertmanager.yml and its templates into `dest`, secrets read from `dest/secrets`.
 
     Args:
-        dest: an empty or new folder (it plays /etc/alertmanager).
+        dest: an empty or new folder (it plays the repository's top level, or /etc/alertmanager).
         secrets: content of each secret file by name; every file the config names is
             written, with "unused" where no content is given.
     """
     secrets_dir = dest / "secrets"
     secrets_dir.mkdir(parents=True)
-    text = (ALERTMANAGER_DIR / "alertmanager.yml").read_text(encoding="utf-8")
+    text = ALERTMANAGER_CONFIG.read_text(encoding="utf-8")
     for name in secret_files(text):
         content = (secrets or {}).get(name, "unused")
         (secrets_dir / name).write_text(content, encoding="utf-8")
     text = text.replace(SECRETS_DIR + "/", f"{secrets_dir}/")
-    shutil.copytree(ALERTMANAGER_DIR / "templates", dest / "templates")
+    shutil.copytree(REPO / TEMPLATES, dest / TEMPLATES)
     config = dest / "alertmanager.yml"
     config.write_text(text, encoding="utf-8")
     return config

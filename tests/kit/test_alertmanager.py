@@ -1,4 +1,4 @@
-"""deploy/alertmanager/alertmanager.yml: amtool check-config, routing table, inhibition, secrets."""
+"""alertmanager.yml (top level): amtool check-config, routing table, inhibition, secrets."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.kit.layout import ALERTMANAGER_DIR, alertmanager_dir, load_yaml, rules
+from tests.kit.layout import ALERTMANAGER_CONFIG, alertmanager_dir, load_yaml, rules
 from tests.kit.tools import output, run
 
-CONFIG = ALERTMANAGER_DIR / "alertmanager.yml"
+CONFIG = ALERTMANAGER_CONFIG
 
 #: alert labels -> the receivers Alertmanager must pick
 ROUTES = [

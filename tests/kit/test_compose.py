@@ -110,12 +110,16 @@ def test_bind_mounts_exist_and_land_where_the_configs_expect() -> None:
                 assert (REPO / source).exists(), f"{name}: {source} does not exist"
             mounts.setdefault(name, {})[target] = source
     prom = mounts["prometheus"]
-    assert prom["/etc/prometheus/prometheus.yml"] == "./deploy/prometheus/prometheus.yml"
+    # The containers see the repository's layout, so each config's relative paths resolve
+    # alike in both: /etc/prometheus/<path> is ./<path>, as is /etc/alertmanager/<path>.
+    for service in ("prometheus", "alertmanager"):
+        etc = f"/etc/{service}/"
+        assert mounts[service][f"{etc}{service}.yml"] == f"./{service}.yml"
+        for target, source in mounts[service].items():
+            if target.startswith(etc):
+                assert target.removeprefix(etc) == source.removeprefix("./"), target
     assert prom["/etc/prometheus/rules"] == "./rules"
-    assert prom["/etc/prometheus/targets"] == "./deploy/prometheus/targets"
-    assert mounts["alertmanager"]["/etc/alertmanager/alertmanager.yml"] == (
-        "./deploy/alertmanager/alertmanager.yml"
-    )
+    assert prom["/etc/prometheus/deploy/prometheus/targets"] == "./deploy/prometheus/targets"
     assert mounts["chm-exporter"]["/etc/chm/chm.yml"] == "./deploy/chm/chm.yml"
     # Grafana's dashboard provider reads the folder the dashboards are mounted at.
     provider = load_yaml(REPO / "deploy/grafana/provisioning/dashboards/chm.yml")["providers"][0]
@@ -142,7 +146,7 @@ def test_every_secret_a_config_reads_is_mounted_with_an_example() -> None:
         assert example.exists(), f"{example} missing"
     users = {
         "chm-exporter": REPO / "deploy/chm/chm.yml",
-        "alertmanager": REPO / "deploy/alertmanager/alertmanager.yml",
+        "alertmanager": REPO / "alertmanager.yml",
     }
     for service, config in users.items():
         read = set(re.findall(r"/run/secrets/(\w+)", config.read_text(encoding="utf-8")))

@@ -1,4 +1,4 @@
-"""deploy/prometheus/prometheus.yml: promtool check config, and the relabelling as Prometheus does it.
+"""prometheus.yml (top level): promtool check config, and the relabelling as Prometheus does it.
 
 The second test starts the real Prometheus on loopback with the shipped config (exporter and
 Alertmanager addresses swapped for unused loopback ports) and reads the targets it built from
@@ -55,7 +55,7 @@ def test_promtool_check_config_refuses_a_broken_relabel(tmp_path: Path) -> None:
 
 
 def test_jobs_are_the_ones_the_rules_and_docs_name() -> None:
-    config = load_yaml(REPO / "deploy/prometheus/prometheus.yml")
+    config = load_yaml(REPO / "prometheus.yml")
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert set(jobs) == {"chm_exporter", "chm_snmp", "chm_icmp"}
     assert jobs["chm_snmp"]["params"] == {"module": ["auto"]}
