@@ -49,7 +49,7 @@ from tests.servers.ports import free_tcp_port
 from tests.servers.process import exporter_command
 from tests.servers.snmpsim import Snmpsim
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.corpus]
 
 T = TypeVar("T")
 

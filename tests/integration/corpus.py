@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 from functools import cache
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-CORPUS = Path(os.environ.get("CHM_CORPUS", REPO.parent / "shared" / "corpus"))
-SNMPREC = CORPUS / "snmprec"
+from tests.servers.corpus_location import snmprec_dir
+
+SNMPREC = snmprec_dir()
 
 _IFTABLE_ROW = re.compile(r"^1\.3\.6\.1\.2\.1\.(?:2\.2\.1|31\.1\.1\.1)\.\d+\.(\d+)$")
 

@@ -15,6 +15,8 @@ from tests.integration.exposition import SampleKey, parse_exposition
 from tests.servers.snmpsim import Snmpsim
 from tests.unit.clients import Client, ClientFactory
 
+pytestmark = pytest.mark.corpus
+
 UNKNOWN_DEVICE = (
     "\n".join(
         [

@@ -15,6 +15,8 @@ from tests.integration.harness import probe_text, write_config
 from tests.servers.snmpsim import Snmpsim
 from tests.unit.clients import Client, ClientFactory
 
+pytestmark = pytest.mark.corpus
+
 DEVICES = corpus.communities()
 OPER = "1.3.6.1.2.1.2.2.1.8"
 HC_IN = "1.3.6.1.2.1.31.1.1.1.6"

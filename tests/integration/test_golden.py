@@ -19,6 +19,8 @@ from tests.integration.harness import probe_text, write_config
 from tests.servers.snmpsim import Snmpsim
 from tests.unit.clients import Client, ClientFactory
 
+pytestmark = pytest.mark.corpus
+
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 UPDATE = os.environ.get("CHM_UPDATE_GOLDEN") == "1"
 

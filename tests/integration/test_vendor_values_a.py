@@ -23,6 +23,8 @@ from tests.integration.harness import (
 from tests.servers.snmpsim import Snmpsim
 from tests.unit.clients import Client, ClientFactory
 
+pytestmark = pytest.mark.corpus
+
 DEVICES = {
     "cisco_ios/cisco-c3560": "cisco_ios",
     "cisco_ios/ios_2960x": "cisco_ios",

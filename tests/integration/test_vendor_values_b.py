@@ -24,6 +24,8 @@ from tests.integration.harness import (
 from tests.servers.snmpsim import Snmpsim
 from tests.unit.clients import Client, ClientFactory
 
+pytestmark = pytest.mark.corpus
+
 DEVICES = {
     "juniper_junos/junos_ex4600mp": "juniper_junos",
     "juniper_junos/junos_mx5t-isis": "juniper_junos",

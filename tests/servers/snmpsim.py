@@ -2,7 +2,8 @@
 
 :class:`Snmpsim` runs ``snmpsim-command-responder`` from the venv ``/opt/chm-snmpsim``
 (made by ``scripts/setup.sh``; override with ``CHM_SNMPSIM_VENV``). The corpus is
-``<repo>/../shared/corpus/snmprec`` (override with ``CHM_CORPUS``). As root, snmpsim must drop
+``<corpus>/snmprec``, the corpus being ``$CHM_CORPUS`` or ``<repo>/../shared/corpus``
+(:mod:`tests.servers.corpus_location`). As root, snmpsim must drop
 privileges (``--process-user=nobody --process-group=nogroup``), and ``nobody`` may not be able
 to read the checkout, so the served files are *copied* into a fresh temporary data directory
 (dirs 755, files 644) next to a cache directory owned by ``nobody``::
@@ -42,6 +43,7 @@ import pwd
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
+from tests.servers.corpus_location import missing_corpus, snmprec_dir
 from tests.servers.lifecycle import ProcessServer, ServerStartError
 from tests.servers.netsnmp import snmpget
 from tests.servers.ports import free_udp_port_on
@@ -64,7 +66,6 @@ DEFAULT_PROBE_COMMUNITY = "cisco_ios/ios_2960x"
 COUNTER64 = 70
 _PROCESS_USER = "nobody"
 _PROCESS_GROUP = "nogroup"
-_REPO_ROOT = Path(__file__).resolve().parents[2]
 _OCTET_TYPES = {"4", "68"}
 
 
@@ -84,9 +85,8 @@ def snmpsim_binary() -> Path:
 
 
 def corpus_dir() -> Path:
-    """The snmprec corpus: ``$CHM_CORPUS`` or ``<repo root>/../shared/corpus/snmprec``."""
-    override = os.environ.get("CHM_CORPUS")
-    return Path(override) if override else (_REPO_ROOT.parent / "shared" / "corpus" / "snmprec")
+    """The snmprec corpus: ``<corpus>/snmprec`` (:func:`~tests.servers.corpus_location.snmprec_dir`)."""
+    return snmprec_dir()
 
 
 def corpus_communities(corpus: Path | None = None) -> list[str]:
@@ -228,7 +228,7 @@ class Snmpsim(ProcessServer):
         if self._data_files is not None:
             return self._data_files
         if not self.corpus.is_dir():
-            raise SnmpsimStartError(f"snmprec corpus not found at {self.corpus} (set CHM_CORPUS)")
+            raise SnmpsimStartError(missing_corpus() or f"no snmprec corpus at {self.corpus}")
         return corpus_communities(self.corpus)
 
     def _install(self, community: str, text: str) -> None:

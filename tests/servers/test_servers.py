@@ -293,12 +293,14 @@ def synthetic_snmpsim() -> Iterator[Snmpsim]:
         yield sim
 
 
+@pytest.mark.corpus
 def test_snmpsim_subset_serves_only_what_was_asked(synthetic_snmpsim: Snmpsim) -> None:
     assert synthetic_snmpsim.communities == [IOS_2960X, "synthetic/counter64", "synthetic/slow"]
     assert synthetic_snmpsim.answers(IOS_2960X)
     assert not synthetic_snmpsim.answers("juniper_junos/junos_srx3600")
 
 
+@pytest.mark.corpus
 def test_snmpsim_synthetic_counter64_above_2_pow_53(synthetic_snmpsim: Snmpsim) -> None:
     result = snmpget(synthetic_snmpsim.host, synthetic_snmpsim.port, [IF_HC_IN_OCTETS_1],
                      community="synthetic/counter64")  # fmt: skip
@@ -307,6 +309,7 @@ def test_snmpsim_synthetic_counter64_above_2_pow_53(synthetic_snmpsim: Snmpsim) 
     assert int(varbind.value) == BIG_COUNTER64
 
 
+@pytest.mark.corpus
 def test_snmpsim_delay_variation_makes_a_slow_device(synthetic_snmpsim: Snmpsim) -> None:
     host, port = synthetic_snmpsim.host, synthetic_snmpsim.port
     started = time.monotonic()
