@@ -28,13 +28,14 @@ SNMPSIM_VENV=/opt/chm-snmpsim
 # (snmpsim, pysmi<2): the exporter's venv only reads its data files.
 SNMPSIM_DATA=snmpsim-data==1.0.1
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+changed=""  # set when a step had work to do; silent otherwise
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
-  echo "== apt-get install ${missing[*]}"
+  echo "== apt-get install ${missing[*]}"; changed=1
   $SUDO apt-get update -qq
   # policy-rc.d 101 tells the maintainer scripts not to start services (an existing one is
   # someone's policy and stays as it is).
@@ -55,14 +56,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 if [ ! -x .venv/bin/python ]; then
-  echo "== python venv .venv"
+  echo "== python venv .venv"; changed=1
   /usr/bin/python3 -m venv .venv
 fi
 # Skip pip when pyproject.toml and the pins here are what was installed last time.
 stamp=.venv/.chm-setup-stamp
 want="$(cat pyproject.toml <(echo "$SNMPSIM_DATA") | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "== pip install -e .[dev] $SNMPSIM_DATA into .venv"
+  echo "== pip install -e .[dev] $SNMPSIM_DATA into .venv"; changed=1
   .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
   .venv/bin/pip install -q --disable-pip-version-check --no-deps "$SNMPSIM_DATA"
   echo "$want" > "$stamp"
@@ -71,7 +72,7 @@ fi
 # snmpsim drops privileges to nobody when started as root, so it lives in a world-readable
 # place, on Debian's python with python3-gdbm (its index needs a dbm module nobody can load).
 if [ ! -x "$SNMPSIM_VENV/bin/snmpsim-command-responder" ]; then
-  echo "== snmpsim venv $SNMPSIM_VENV"
+  echo "== snmpsim venv $SNMPSIM_VENV"; changed=1
   $SUDO /usr/bin/python3 -m venv "$SNMPSIM_VENV"
   # snmpsim 1.2.2 imports pysmi without declaring it.
   $SUDO "$SNMPSIM_VENV/bin/pip" install -q --disable-pip-version-check \
@@ -82,4 +83,4 @@ fi
 if [ "$(id -u)" -eq 0 ]; then
   sysctl -q -w net.ipv4.ping_group_range="0 2147483647" || true
 fi
-echo "== setup done"
+[ -z "$changed" ] || echo "== setup done"
