@@ -1,63 +1,43 @@
 """What the exporter remembers about a device between scrapes: small, bounded, expiring.
 
-The exporter holds no target data beyond this; losing it costs one slower scrape.
+Each prober keeps its own typed state (a class with a no-argument constructor) under a key
+that begins with the prober's name: the SNMP prober its learned bulk sizes and cached label
+columns, an SSH prober its sessions. The exporter holds no target data beyond this; losing it
+costs one slower scrape.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
-
-from chm_exporter.profiles.values import RawValue
+from typing import TypeVar
 
 DEFAULT_TTL_SECONDS = 3600.0
 MAX_DEVICES = 20000
 
-
-@dataclass(slots=True)
-class DeviceState:
-    """Per-device knowledge: learned bulk sizes, the auto-chosen profiles, lookup columns."""
-
-    created: float = field(default_factory=time.monotonic)
-    bulk_limits: dict[str, int] = field(default_factory=dict)
-    column_rows: dict[str, int] = field(default_factory=dict)
-    profiles: tuple[str, ...] | None = None
-    lookups: dict[str, dict[str, RawValue]] = field(default_factory=dict)
-    lookups_at: float = 0.0
-    uptime: float | None = None
-
-    def forget(self) -> None:
-        """Drop what a reboot may have changed (profiles, lookup tables)."""
-        self.profiles = None
-        self.column_rows = {}
-        self.lookups = {}
-        self.lookups_at = 0.0
-
-    def saw_uptime(self, uptime: float | None) -> bool:
-        """Record the device's uptime; True (and everything forgotten) when it went back."""
-        rebooted = uptime is not None and self.uptime is not None and uptime < self.uptime
-        if rebooted:
-            self.forget()
-        if uptime is not None:
-            self.uptime = uptime
-        return rebooted
+S = TypeVar("S")
 
 
 class DeviceCache:
-    """Device states by key (address, port, auth), least recently used dropped past a bound."""
+    """Per-device states by (prober, key...), least recently used dropped past a bound."""
 
     def __init__(self, ttl: float = DEFAULT_TTL_SECONDS, max_devices: int = MAX_DEVICES) -> None:
         self._ttl = ttl
         self._max = max_devices
-        self._states: OrderedDict[tuple[str, ...], DeviceState] = OrderedDict()
+        self._states: OrderedDict[tuple[str, ...], tuple[float, object]] = OrderedDict()
 
-    def get(self, *key: str) -> DeviceState:
-        """The state of a device, new when unknown or expired."""
-        state = self._states.get(key)
-        if state is None or time.monotonic() - state.created > self._ttl:
-            state = self._states[key] = DeviceState()
-        self._states.move_to_end(key)
+    def get(self, prober: str, kind: type[S], *key: str) -> S:
+        """The `kind` state of prober `prober` for the device `key`; new when unknown, expired
+        or of another kind."""
+        full = (prober, *key)
+        entry = self._states.get(full)
+        now = time.monotonic()
+        if entry is None or now - entry[0] > self._ttl or not isinstance(entry[1], kind):
+            state = kind()
+            self._states[full] = (now, state)
+        else:
+            state = entry[1]
+        self._states.move_to_end(full)
         while len(self._states) > self._max:
             self._states.popitem(last=False)
         return state

@@ -1,41 +1,44 @@
-"""One /probe request: validate it, run the module's probers concurrently under one deadline,
-and collect their metrics (partial results are the rule)."""
+"""One /probe request: validate it, run the module's probers under one deadline, and gather
+their metrics (partial results are the rule).
+
+This module is the deadline's only owner: each prober's `collect` runs under
+``asyncio.timeout_at(deadline)`` in :func:`_collect`, and the answer is built by the deadline
+plus :data:`ANSWER_GRACE_SECONDS` whatever a collect does: one that does not stop when cancelled
+is left to end in the background (kept referenced, logged when it ends) while its partial raw
+data is emitted.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from multidict import MultiMapping
 
-from chm_exporter.config import AUTO_MODULE, CommunityAuth, LoadedConfig, Module, UsmAuth
+from chm_exporter.config import AUTO_MODULE, LoadedConfig, Module
 from chm_exporter.devicecache import DeviceCache
-from chm_exporter.errors import RequestError
+from chm_exporter.errors import ProbeError, RequestError
 from chm_exporter.exposition import MetricSink
 from chm_exporter.probelog import ProbeLog
-from chm_exporter.probers import PROBERS, ProbeContext
+from chm_exporter.probers import PROBERS, ProbeContext, Prober, ProbeRequest
+from chm_exporter.probers import settings_of as prober_settings
+from chm_exporter.probers.context import single_param
 from chm_exporter.selfmetrics import SelfMetrics
-from chm_exporter.target import Target, parse_target
+from chm_exporter.target import parse_target
 
 SCRAPE_TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
+# How long past the deadline the handler waits for collects to notice their cancellation.
+ANSWER_GRACE_SECONDS = 0.05
 _SUCCESS_HELP = "Whether the prober succeeded (1) or failed (0); the debug log says why."
 _DURATION_HELP = "How long the prober took, in seconds."
-
-
-@dataclass(frozen=True, slots=True)
-class ProbeRequest:
-    """A validated /probe request."""
-
-    target: Target
-    module_name: str
-    module: Module
-    auth_name: str
-    auth: CommunityAuth | UsmAuth
-    timeout: float
-    debug: bool
+_log = logging.getLogger("chm_exporter.probe")
+# Collects that did not stop at their deadline: kept referenced until they end.
+_stragglers: set[asyncio.Task[None]] = set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,69 +51,64 @@ class ProbeOutcome:
     duration: float
 
 
-def _single(query: MultiMapping[str], name: str) -> str | None:
-    values = query.getall(name, [])
-    if len(values) > 1:
-        raise RequestError(f"parameter {name!r} is given {len(values)} times", reason=name)
-    return values[0] if values else None
-
-
 def parse_request(
     query: MultiMapping[str],
     headers: Mapping[str, str],
     loaded: LoadedConfig,
     timeout_offset: float,
 ) -> ProbeRequest:
-    """Validate the query of a /probe request.
+    """Validate the query of a /probe request (each prober checks its own parameters).
 
     Raises:
         RequestError: with a one-line reason (answered with HTTP 400).
     """
     config = loaded.config
-    raw_target = _single(query, "target")
+    params = {name: tuple(query.getall(name)) for name in query}
+    raw_target = single_param(params, "target")
     if raw_target is None:
         raise RequestError("parameter 'target' is missing", reason="target")
     target = parse_target(raw_target)
-    names = [n.strip() for v in query.getall("module", []) for n in v.split(",")] or [AUTO_MODULE]
-    names = list(dict.fromkeys(n for n in names if n))
+    names = [n.strip() for v in query.getall("module", []) for n in v.split(",")]
+    names = list(dict.fromkeys(n for n in names if n)) or [AUTO_MODULE]
     modules = []
-    for name in names or [AUTO_MODULE]:
+    for name in names:
         module = config.module(name)
         if module is None:
             known = ", ".join(config.module_names)
             raise RequestError(f"unknown module {name!r} (known: {known})", reason="module")
         modules.append(module)
-    auth_name = _single(query, "auth") or config.default_auth
-    auth = config.auths.get(auth_name)
-    if auth is None:
-        raise RequestError(f"unknown auth {auth_name!r}", reason="auth")
     module = merge_modules(modules)
-    debug = (_single(query, "debug") or "false").lower() in ("true", "1", "yes")
-    return ProbeRequest(
+    debug = (single_param(params, "debug") or "false").lower() in ("true", "1", "yes")
+    probe = ProbeRequest(
         target=target,
         module_name=",".join(names),
         module=module,
-        auth_name=auth_name,
-        auth=auth,
         timeout=probe_timeout(headers.get(SCRAPE_TIMEOUT_HEADER), module.timeout, timeout_offset),
         debug=debug,
+        params=params,
     )
+    credentials = {}
+    for name, prober in PROBERS.items():
+        if prober_settings(module, name) is not None:
+            used = prober.credentials(probe, loaded)
+            if used is not None:
+                credentials[name] = used
+    return replace(probe, credentials=credentials)
 
 
 def merge_modules(modules: list[Module]) -> Module:
-    """Several modules as one: each prober's settings from the first module that has it,
-    SNMP profiles from all of them, the shortest timeout."""
+    """Several modules as one: each prober's settings merged by the prober (by default the
+    first module's), the shortest timeout."""
     if len(modules) == 1:
         return modules[0]
-    snmp = next((m.snmp for m in modules if m.snmp), None)
-    if snmp is not None:
-        profiles = [p for m in modules if m.snmp for p in m.snmp.profiles]
-        snmp = snmp.model_copy(update={"profiles": list(dict.fromkeys(profiles))})
+    probers = {}
+    for name, prober in PROBERS.items():
+        found = [s for s in (prober_settings(m, name) for m in modules) if s is not None]
+        probers[name] = prober.merge(found) if found else None
     return Module(
         timeout=min(m.timeout for m in modules),
         compat=list(dict.fromkeys(c for m in modules for c in m.compat)),
-        snmp=snmp,
-        icmp=next((m.icmp for m in modules if m.icmp), None),
+        **probers,
     )
 
 
@@ -129,6 +127,18 @@ def probe_timeout(header: str | None, module_timeout: float, offset: float) -> f
     return min(module_timeout, budget)
 
 
+@dataclass(slots=True)
+class _Run:
+    """One prober's part of a probe."""
+
+    name: str
+    prober: Prober[Any, Any]
+    settings: Any
+    raw: Any
+    failure: str | None = None
+    started: float = field(default_factory=time.perf_counter)
+
+
 async def run_probe(
     request: ProbeRequest,
     loaded: LoadedConfig,
@@ -143,52 +153,84 @@ async def run_probe(
     log.info(
         "probe %s module=%s timeout=%.3fs", request.target, request.module_name, request.timeout
     )
-    ctx = ProbeContext(
-        target=request.target,
-        module_name=request.module_name,
-        module=request.module,
-        auth_name=request.auth_name,
-        auth=request.auth,
-        config=loaded,
-        log=log,
-        deadline=deadline,
-        devices=devices,
-        metrics=metrics,
-    )
-    names = [n for n in PROBERS if getattr(request.module, n, None) is not None]
-    sinks = {name: MetricSink() for name in names}
-    tasks = {name: asyncio.create_task(_run_one(name, ctx, sinks[name], metrics)) for name in names}
-    await asyncio.wait(tasks.values(), timeout=max(0.0, deadline - loop.time()))
+    ctx = ProbeContext(request, loaded, log, deadline, devices, metrics)
+    runs = [
+        _Run(name, prober, settings, prober.new_raw())
+        for name, prober in PROBERS.items()
+        if (settings := prober_settings(request.module, name)) is not None
+    ]
+    tasks = {asyncio.create_task(_collect(run, ctx)): run for run in runs}
+    try:
+        await asyncio.wait(tasks, timeout=max(0.0, deadline - loop.time()) + ANSWER_GRACE_SECONDS)
+    except asyncio.CancelledError:
+        for task in tasks:
+            task.cancel()
+        raise
+    for task, run in tasks.items():
+        if not task.done():  # it swallowed its cancellation: answer without it
+            task.cancel()
+            run.failure = f"deadline reached after {request.timeout:.3f}s; the prober did not stop"
+            _stragglers.add(task)
+            task.add_done_callback(_straggler_done)
     sink = MetricSink()
     success = True
-    for name, task in tasks.items():
-        ok, seconds = False, request.timeout
-        if task.done():
-            ok, seconds = task.result()
-        else:
-            task.cancel()
-            log.error("%s: deadline of %.3fs reached, prober stopped", name, request.timeout)
-            metrics.probes.labels(request.module_name, name, "failure").inc()
-        sink.add("probe_success", int(ok), {"prober": name}, _SUCCESS_HELP)
-        sink.add("probe_duration_seconds", seconds, {"prober": name}, _DURATION_HELP)
-        sink.merge(sinks[name])
+    for run in runs:
+        ok, own = _emit(run, ctx)
+        seconds = time.perf_counter() - run.started
+        metrics.probes.labels(request.module_name, run.name, "success" if ok else "failure").inc()
+        metrics.probe_duration.labels(run.name).observe(seconds)
+        sink.add("probe_success", int(ok), {"prober": run.name}, _SUCCESS_HELP)
+        sink.add("probe_duration_seconds", seconds, {"prober": run.name}, _DURATION_HELP)
+        sink.merge(own)
         success = success and ok
-    await asyncio.gather(*tasks.values(), return_exceptions=True)
     duration = time.perf_counter() - started
     log.info("probe %s in %.3fs", "succeeded" if success else "failed", duration)
     return ProbeOutcome(sink=sink, success=success, log=log, duration=duration)
 
 
-async def _run_one(
-    name: str, ctx: ProbeContext, sink: MetricSink, metrics: SelfMetrics
-) -> tuple[bool, float]:
-    started = time.perf_counter()
+async def _collect(run: _Run, ctx: ProbeContext) -> None:
+    """Run one prober's collect under the probe's deadline; record why it failed."""
     try:
-        ok = await PROBERS[name](ctx, sink)
-    except Exception:  # a bug: the probe still answers, the log keeps the traceback
-        ctx.log.error("%s: internal error (a bug):\n%s", name, traceback.format_exc())
-        ok = False
-    seconds = time.perf_counter() - started
-    metrics.probes.labels(ctx.module_name, name, "success" if ok else "failure").inc()
-    metrics.probe_duration.labels(name).observe(seconds)
-    return ok, seconds
+        async with asyncio.timeout_at(ctx.deadline):
+            await run.prober.collect(ctx, run.settings, run.raw)
+    except TimeoutError:
+        run.failure = f"deadline reached after {ctx.request.timeout:.3f}s"
+    except ProbeError as exc:
+        run.failure = str(exc)
+    except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # a bug (or a library panic): the probe still answers
+        run.failure = internal_error(exc)
+        ctx.log.debug("%s: traceback:\n%s", run.name, traceback.format_exc())
+
+
+def internal_error(exc: BaseException) -> str:
+    """The reason for an exception no prober expected: a library panic (pyo3's
+    `PanicException`, a BaseException) is named as such; anything else is a bug."""
+    if type(exc).__name__ == "PanicException":
+        return f"SNMP library panic on a malformed reply: {exc}"
+    return f"internal error (a bug): {type(exc).__name__}: {exc}"
+
+
+def _emit(run: _Run, ctx: ProbeContext) -> tuple[bool, MetricSink]:
+    """A prober's metrics from its raw data, and whether it succeeded (the reason logged)."""
+    if run.failure is not None:
+        ctx.log.error("%s: %s", run.name, run.failure)
+    own = MetricSink()
+    try:
+        ok = run.prober.emit(ctx, run.settings, run.raw, own)
+    except Exception as exc:  # a bug in emit: this prober's metrics are dropped, not the answer
+        ctx.log.error("%s: %s\n%s", run.name, internal_error(exc), traceback.format_exc())
+        return False, MetricSink()
+    return ok and run.failure is None, own
+
+
+def _straggler_done(task: asyncio.Task[None]) -> None:
+    _stragglers.discard(task)
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        _log.error("a prober that missed its deadline ended with %r", exc)
+    else:
+        _log.warning("a prober that missed its deadline has ended")

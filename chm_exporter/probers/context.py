@@ -1,25 +1,63 @@
-"""What every prober receives about the probe it is part of."""
+"""What a prober receives: the validated request (`ProbeRequest`) inside the probe's context
+(`ProbeContext`: config, log, deadline, self-metrics, per-device state)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from chm_exporter.config import CommunityAuth, LoadedConfig, Module, UsmAuth
+from chm_exporter.config import LoadedConfig, Module
 from chm_exporter.devicecache import DeviceCache
+from chm_exporter.errors import RequestError
 from chm_exporter.probelog import ProbeLog
 from chm_exporter.selfmetrics import SelfMetrics
 from chm_exporter.target import IpFamily, Target, resolve
 
 
-@dataclass(slots=True)
-class ProbeContext:
-    """One probe request: target, merged module, credentials, deadline, shared state."""
+@dataclass(frozen=True, slots=True)
+class ProbeRequest:
+    """A validated /probe request.
+
+    `params` holds every query parameter by name (all its values): a prober reads its own
+    (SNMP: `auth`) with :meth:`param`. `credentials` names, per prober of the module, the
+    credentials it will use (for the log and the landing page; never a secret).
+    """
 
     target: Target
     module_name: str
     module: Module
-    auth_name: str
-    auth: CommunityAuth | UsmAuth
+    timeout: float
+    debug: bool
+    params: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    credentials: Mapping[str, str] = field(default_factory=dict)
+
+    def param(self, name: str) -> str | None:
+        """The value of query parameter `name`, None when absent.
+
+        Raises:
+            RequestError: the parameter is given more than once (reason: its name).
+        """
+        return single_param(self.params, name)
+
+
+def single_param(params: Mapping[str, tuple[str, ...]], name: str) -> str | None:
+    """The one value of query parameter `name`, None when absent.
+
+    Raises:
+        RequestError: the parameter is given more than once (reason: its name).
+    """
+    values = params.get(name, ())
+    if len(values) > 1:
+        raise RequestError(f"parameter {name!r} is given {len(values)} times", reason=name)
+    return values[0] if values else None
+
+
+@dataclass(slots=True)
+class ProbeContext:
+    """One probe in progress: the request, the config it was validated against, the probe's
+    log, its deadline (event-loop time), the exporter's metrics and its per-device state."""
+
+    request: ProbeRequest
     config: LoadedConfig
     log: ProbeLog
     deadline: float
@@ -35,5 +73,5 @@ class ProbeContext:
         """
         key = (preferred, fallback)
         if key not in self._resolved:
-            self._resolved[key] = await resolve(self.target, preferred, fallback)
+            self._resolved[key] = await resolve(self.request.target, preferred, fallback)
         return self._resolved[key]

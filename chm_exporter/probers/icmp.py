@@ -14,12 +14,13 @@ import math
 import os
 import socket
 import time
+from dataclasses import dataclass, field
 
 from icmplib import ICMPLibError, ICMPRequest, SocketPermissionError
 from icmplib.sockets import AsyncSocket, ICMPv4Socket, ICMPv6Socket
 
 from chm_exporter.config import IcmpSettings
-from chm_exporter.errors import IcmpProbeError, ProbeError
+from chm_exporter.errors import IcmpProbeError
 from chm_exporter.exposition import MetricSink
 from chm_exporter.probers.context import ProbeContext
 from chm_exporter.target import ip_version
@@ -29,8 +30,11 @@ _PHASE_HELP = "Duration of the ICMP probe by phase (resolve, setup, rtt of the f
 _IP_MTU_DISCOVER = getattr(socket, "IP_MTU_DISCOVER", 10)
 _IP_PMTUDISC_DO = getattr(socket, "IP_PMTUDISC_DO", 2)
 _MIN_WAIT_SECONDS = 0.05
-# Finish this long before the probe's deadline, so the results are reported, not cancelled.
-_DEADLINE_RESERVE_SECONDS = 0.1
+# The last echo's wait ends this much before the deadline, so that its own timer ends it and
+# not the handler's deadline at the same instant (scheduling order, not a reserve of time).
+_TIMER_SLACK_SECONDS = 0.005
+_DNS_HELP = "Time to resolve the target."
+_HASH_HELP = "FNV-1a hash of the probed address."
 
 
 def _fnv32a(text: str) -> int:
@@ -74,32 +78,31 @@ def open_icmp_socket(address: str, settings: IcmpSettings) -> AsyncSocket:
     return AsyncSocket(sock)
 
 
-async def probe_icmp(ctx: ProbeContext, sink: MetricSink) -> bool:
-    """Send `count` echo requests to the target and report replies and round-trip times."""
-    settings = ctx.module.icmp
-    assert settings is not None  # the handler runs this prober only for icmp modules
+@dataclass(slots=True)
+class IcmpRaw:
+    """What one ICMP probe collected: phase times, the address, echoes sent, replies' RTTs."""
+
+    resolve_seconds: float | None = None
+    setup_seconds: float | None = None
+    address: str | None = None
+    sent: int = 0
+    rtts: list[float] = field(default_factory=list)
+
+
+async def collect(ctx: ProbeContext, settings: IcmpSettings, raw: IcmpRaw) -> None:
+    """Send `count` echo requests to the target, each waiting its share of the time left.
+
+    Raises:
+        ProbeError: the name does not resolve, or no ICMP socket can be opened.
+    """
     loop = asyncio.get_running_loop()
     start = time.perf_counter()
-    try:
-        address = await ctx.address(settings.preferred_ip_protocol, settings.ip_protocol_fallback)
-    except ProbeError as exc:
-        ctx.log.error("icmp: %s", exc)
-        return False
+    address = await ctx.address(settings.preferred_ip_protocol, settings.ip_protocol_fallback)
     resolved = time.perf_counter()
-    sink.add("probe_dns_lookup_time_seconds", resolved - start, None, "Time to resolve the target.")
-    sink.add("probe_icmp_duration_seconds", resolved - start, {"phase": "resolve"}, _PHASE_HELP)
-    version = 6 if ip_version(address) == 6 else 4
-    sink.add("probe_ip_protocol", version, None, "IP protocol of the probe (4 or 6).")
-    sink.add("probe_ip_addr_hash", _fnv32a(address), None, "FNV-1a hash of the probed address.")
-    try:
-        sock = open_icmp_socket(address, settings)
-    except IcmpProbeError as exc:
-        ctx.log.error("icmp: %s", exc)
-        return False
-    set_up = time.perf_counter()
-    sink.add("probe_icmp_duration_seconds", set_up - resolved, {"phase": "setup"}, _PHASE_HELP)
-    rtts: list[float] = []
-    sent = 0
+    raw.resolve_seconds = resolved - start
+    raw.address = address
+    sock = open_icmp_socket(address, settings)
+    raw.setup_seconds = time.perf_counter() - resolved
     ident = (os.getpid() ^ id(ctx)) & 0xFFFF
     ctx.log.debug(
         "icmp: %d echo requests to %s, %d bytes", settings.count, address, settings.payload_size
@@ -109,11 +112,11 @@ async def probe_icmp(ctx: ProbeContext, sink: MetricSink) -> bool:
             if seq:
                 await asyncio.sleep(settings.interval)
             left = settings.count - seq
-            budget = ctx.deadline - _DEADLINE_RESERVE_SECONDS - loop.time()
+            budget = ctx.deadline - _TIMER_SLACK_SECONDS - loop.time()
             wait = (budget - (left - 1) * settings.interval) / left
             if wait < _MIN_WAIT_SECONDS:
                 ctx.log.warning(
-                    "icmp: deadline reached after %d of %d echoes", sent, settings.count
+                    "icmp: deadline reached after %d of %d echoes", raw.sent, settings.count
                 )
                 break
             request = ICMPRequest(
@@ -121,19 +124,35 @@ async def probe_icmp(ctx: ProbeContext, sink: MetricSink) -> bool:
             )
             try:
                 sock.send(request)
-                sent += 1
+                raw.sent += 1
                 reply = await sock.receive(request, wait)
                 reply.raise_for_status()
             except ICMPLibError as exc:
                 ctx.log.debug("icmp: seq %d: %s", seq, exc or type(exc).__name__)
                 continue
-            rtts.append(reply.time - request.time)
-            ctx.log.debug("icmp: seq %d: reply from %s in %.6fs", seq, reply.source, rtts[-1])
-    ctx.metrics.icmp_packets.inc(sent)
-    _emit_results(sink, sent, rtts)
-    if not rtts:
-        ctx.log.error("icmp: no reply from %s to %d echo requests", address, sent)
-    return bool(rtts)
+            raw.rtts.append(reply.time - request.time)
+            ctx.log.debug("icmp: seq %d: reply from %s in %.6fs", seq, reply.source, raw.rtts[-1])
+
+
+def emit(ctx: ProbeContext, settings: IcmpSettings, raw: IcmpRaw, sink: MetricSink) -> bool:
+    """The phases, the address and the echo statistics; True when a reply came back."""
+    if raw.resolve_seconds is not None:
+        sink.add("probe_dns_lookup_time_seconds", raw.resolve_seconds, None, _DNS_HELP)
+        sink.add(
+            "probe_icmp_duration_seconds", raw.resolve_seconds, {"phase": "resolve"}, _PHASE_HELP
+        )
+    if raw.address is not None:
+        version = 6 if ip_version(raw.address) == 6 else 4
+        sink.add("probe_ip_protocol", version, None, "IP protocol of the probe (4 or 6).")
+        sink.add("probe_ip_addr_hash", _fnv32a(raw.address), None, _HASH_HELP)
+    if raw.setup_seconds is None:
+        return False
+    sink.add("probe_icmp_duration_seconds", raw.setup_seconds, {"phase": "setup"}, _PHASE_HELP)
+    ctx.metrics.icmp_packets.inc(raw.sent)
+    _emit_results(sink, raw.sent, raw.rtts)
+    if not raw.rtts:
+        ctx.log.error("icmp: no reply from %s to %d echo requests", raw.address, raw.sent)
+    return bool(raw.rtts)
 
 
 def _emit_results(sink: MetricSink, sent: int, rtts: list[float]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from functools import lru_cache
 
 from chm_exporter.catalogue import catalogue
@@ -20,48 +19,10 @@ from chm_exporter.profiles.model import (
     Profile,
     Table,
 )
-from chm_exporter.profiles.values import RawValue, as_number, as_text, enum_key
+from chm_exporter.profiles.values import as_number, as_text, enum_key
+from chm_exporter.walk import RawValue, WalkResult
 
 DEVICE_INFO_HELP = catalogue()[DEVICE_INFO_METRIC].help
-
-
-@dataclass(slots=True)
-class WalkResult:
-    """What one scrape read: for each column (or instance OID) its values by row index.
-
-    Instance OIDs read with GET are stored under the index ``""``.
-    """
-
-    columns: dict[str, dict[str, RawValue]] = field(default_factory=dict)
-    _suffixes: dict[tuple[str, int], dict[str, str]] = field(default_factory=dict)
-
-    def column(self, oid: str) -> Mapping[str, RawValue]:
-        """Values of a column by row index (empty when the agent had none)."""
-        return self.columns.get(oid, _EMPTY)
-
-    def index_suffix(self, oid: str, index: str) -> str | None:
-        """The rest of the index of the first row of column `oid` whose index begins with
-        `index` (lldpRemManAddrTable is indexed by a neighbour's index, then its address)."""
-        depth = index.count(".") + 1
-        suffixes = self._suffixes.get((oid, depth))
-        if suffixes is None:
-            suffixes = self._suffixes[(oid, depth)] = {}
-            for key in self.column(oid):
-                parts = key.split(".", depth)
-                if len(parts) > depth:
-                    suffixes.setdefault(".".join(parts[:depth]), parts[depth])
-        return suffixes.get(index)
-
-    def add_scalar(self, oid: str, value: RawValue) -> None:
-        """Record the value of an instance OID read with GET."""
-        self.columns[oid] = {"": value}
-
-    def add_walked(self, column: str, pairs: Iterable[tuple[str, RawValue]]) -> None:
-        """Record the (oid, value) pairs a walk of `column` returned, by row index."""
-        cut = len(column) + 1
-        bucket = self.columns.setdefault(column, {})
-        for oid, value in pairs:
-            bucket[oid[cut:]] = value
 
 
 _EMPTY: Mapping[str, RawValue] = {}

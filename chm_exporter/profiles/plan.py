@@ -3,22 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from chm_exporter.profiles.model import Condition, LabelSpec, Profile, Table
-
-
-@dataclass(slots=True)
-class WalkPlan:
-    """The requests one scrape makes: every OID appears once however many profiles use it."""
-
-    gets: list[str] = field(default_factory=list)
-    walks: list[str] = field(default_factory=list)
-    lookups: frozenset[str] = frozenset()
-    """Walked columns read only for labels (names, aliases): these may be cached per device."""
-
-    def __len__(self) -> int:
-        return len(self.gets) + len(self.walks)
+from chm_exporter.walk import WalkPlan
 
 
 def plan_walks(profiles: Iterable[Profile]) -> WalkPlan:

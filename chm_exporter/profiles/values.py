@@ -6,8 +6,9 @@ import ipaddress
 import string
 
 from chm_exporter.profiles.model import Format
+from chm_exporter.walk import RawValue
 
-RawValue = None | str | bytes | int | float
+__all__ = ["RawValue", "as_number", "as_text", "enum_key"]
 
 _PRINTABLE = frozenset(string.printable.encode()) - frozenset(b"\x0b\x0c")
 _MAC_LENGTHS = (6, 8)  # EUI-48, EUI-64

@@ -23,9 +23,8 @@ from gufo.snmp import NoSuchInstance, SnmpAuthError, SnmpDecodeError, SnmpError
 from chm_exporter.config import CommunityAuth, SnmpSettings, UsmAuth
 from chm_exporter.errors import SnmpProbeError
 from chm_exporter.probelog import ProbeLog
-from chm_exporter.profiles.evaluate import WalkResult
-from chm_exporter.profiles.plan import WalkPlan
 from chm_exporter.snmp.session import CountingSession, open_session
+from chm_exporter.walk import WalkPlan, WalkResult
 
 GET_BATCH = 20
 T = TypeVar("T")
@@ -197,8 +196,7 @@ class Walker:
         cut = len(column) + 1
         retries_left = self._settings.retries
         while True:
-            bucket: dict[str, object] = {}
-            result.columns[column] = bucket  # type: ignore[assignment]
+            bucket = result.start_column(column)
             iterator = session.getbulk(column, reps) if self._bulk else session.getnext(column)
             try:
                 async for oid, value in iterator:

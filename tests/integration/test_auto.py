@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from chm_exporter.config import load_config
+from chm_exporter.probers.snmp.device import SnmpDeviceState
 from chm_exporter.server import STATE, create_app
 from tests.integration.exposition import SampleKey, parse_exposition
 from tests.servers.snmpsim import Snmpsim
@@ -111,7 +112,7 @@ async def test_lookup_cache_never_decides_which_neighbours_exist(
     first = _neighbors(await _probe(client, acme, "cisco"))
     assert any(dict(n)["protocol"] == "cdp" for n in first)
     state = client.app[STATE]
-    device = state.devices.get("127.0.0.1", str(acme.port), "cisco")
+    device = state.devices.get("snmp", SnmpDeviceState, "127.0.0.1", str(acme.port), "cisco")
     assert CDP_PLATFORM in device.lookups, "the label-only CDP column was not cached"
     assert CDP_DEVICE_ID not in device.lookups, "the CDP rows column was cached"
     # A cache holding a neighbour the device no longer has (as one filled 15 minutes ago would)

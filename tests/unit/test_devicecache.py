@@ -1,10 +1,15 @@
 """What the exporter remembers per device, and when it forgets."""
 
 from chm_exporter.devicecache import DeviceCache
+from chm_exporter.probers.snmp.device import SnmpDeviceState
+
+
+class _OtherState:
+    pass
 
 
 def test_reboot_drops_profiles_and_lookups() -> None:
-    state = DeviceCache().get("192.0.2.1", "161", "public_v2")
+    state = DeviceCache().get("snmp", SnmpDeviceState, "192.0.2.1", "161", "public_v2")
     state.profiles = ("cisco_ios",)
     state.lookups = {"1.3.6.1.2.1.31.1.1.1.1": {"1": b"Gi1"}}
     assert state.saw_uptime(1000.0) is False
@@ -17,16 +22,25 @@ def test_reboot_drops_profiles_and_lookups() -> None:
 
 def test_states_are_per_device_and_bounded() -> None:
     cache = DeviceCache(max_devices=2)
-    a = cache.get("a", "161", "x")
-    cache.get("b", "161", "x")
-    assert cache.get("a", "161", "x") is a
-    cache.get("c", "161", "x")  # evicts b, the least recently used
+    a = cache.get("snmp", SnmpDeviceState, "a", "161", "x")
+    cache.get("snmp", SnmpDeviceState, "b", "161", "x")
+    assert cache.get("snmp", SnmpDeviceState, "a", "161", "x") is a
+    cache.get("snmp", SnmpDeviceState, "c", "161", "x")  # evicts b, the least recently used
     assert len(cache) == 2
-    assert cache.get("a", "161", "x") is a
+    assert cache.get("snmp", SnmpDeviceState, "a", "161", "x") is a
+
+
+def test_each_prober_keeps_its_own_state_for_one_device() -> None:
+    cache = DeviceCache()
+    snmp = cache.get("snmp", SnmpDeviceState, "a")
+    other = cache.get("ssh", _OtherState, "a")
+    assert isinstance(other, _OtherState)
+    assert cache.get("snmp", SnmpDeviceState, "a") is snmp
+    assert len(cache) == 2
 
 
 def test_expired_state_starts_afresh() -> None:
     cache = DeviceCache(ttl=0.0)
-    a = cache.get("a", "161", "x")
+    a = cache.get("snmp", SnmpDeviceState, "a", "161", "x")
     a.profiles = ("x",)
-    assert cache.get("a", "161", "x").profiles is None
+    assert cache.get("snmp", SnmpDeviceState, "a", "161", "x").profiles is None

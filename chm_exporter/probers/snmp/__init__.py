@@ -1,0 +1,153 @@
+"""The SNMP prober: choose profiles, walk what they need (collect), turn it into metrics (emit).
+
+The path of one request: :func:`credentials` (the `auth` it will use, checked when the request
+is parsed), then :func:`collect`: resolve the target, the device's state
+(:mod:`.device`), auto-selection (:mod:`.autoselect`), the plan (:mod:`.planning`), the
+lookup cache (:mod:`.lookups`), the walk (:mod:`chm_exporter.snmp.walker`); then :func:`emit`:
+the profiles engine evaluates what was walked, complete or not, and the walked uptime tells a
+reboot.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from chm_exporter.config import AUTO_PROFILES, CommunityAuth, LoadedConfig, SnmpSettings, UsmAuth
+from chm_exporter.errors import RequestError
+from chm_exporter.exposition import MetricSink
+from chm_exporter.probers.context import ProbeContext, ProbeRequest
+from chm_exporter.probers.snmp.autoselect import auto_profiles
+from chm_exporter.probers.snmp.device import SnmpDeviceState, walked_uptime
+from chm_exporter.probers.snmp.lookups import remember_lookups, with_cached_lookups
+from chm_exporter.probers.snmp.planning import profile_names, profiles_and_plan
+from chm_exporter.profiles.evaluate import evaluate_profiles
+from chm_exporter.profiles.model import Profile
+from chm_exporter.snmp.walker import Walker, WalkStats
+from chm_exporter.walk import WalkResult
+
+NAME = "snmp"
+DEFAULT_PORT = 161
+
+
+@dataclass(slots=True)
+class SnmpRaw:
+    """What one SNMP probe collected; the walk fills `result` as replies arrive."""
+
+    result: WalkResult = field(default_factory=WalkResult)
+    profiles: list[Profile] = field(default_factory=list)
+    stats: WalkStats = field(default_factory=WalkStats)
+    device: SnmpDeviceState | None = None
+    started: float = field(default_factory=time.perf_counter)
+    walked: float | None = None
+    """When the walk ended complete (None: it failed or was cut at the deadline)."""
+
+
+def credentials(request: ProbeRequest, config: LoadedConfig) -> str:
+    """The auth this request uses: its `auth=` parameter, else the config's first.
+
+    Raises:
+        RequestError: the auth is unknown or given twice (reason `auth`).
+    """
+    name = request.param("auth") or config.config.default_auth
+    if name not in config.config.auths:
+        raise RequestError(f"unknown auth {name!r}", reason="auth")
+    return name
+
+
+def merge(settings: Sequence[SnmpSettings]) -> SnmpSettings:
+    """Several modules' SNMP settings as one: the first's, with every module's profiles."""
+    profiles = list(dict.fromkeys(p for s in settings for p in s.profiles))
+    return settings[0].model_copy(update={"profiles": profiles})
+
+
+async def collect(ctx: ProbeContext, settings: SnmpSettings, raw: SnmpRaw) -> None:
+    """Walk the target's agent for the module's profiles into `raw`.
+
+    Raises:
+        ProbeError: the name does not resolve, or the agent failed (the reason says how).
+    """
+    raw.started = time.perf_counter()
+    auth_name = ctx.request.credentials[NAME]
+    auth = ctx.config.config.auths[auth_name]
+    addr = await ctx.address("ip4")
+    port = ctx.request.target.port or DEFAULT_PORT
+    device = raw.device = ctx.devices.get(NAME, SnmpDeviceState, addr, str(port), auth_name)
+    walker = Walker(addr, port, auth, settings, ctx.log, device.bulk_limits, device.column_rows)
+    raw.stats = walker.stats
+    auto: tuple[str, ...] = ()
+    if AUTO_PROFILES in settings.profiles:
+        auto = await auto_profiles(walker, device, ctx.config.profiles, ctx.log)
+    names = profile_names(settings, ctx.request.module.compat, auto)
+    raw.profiles, plan = profiles_and_plan(ctx.config, names)
+    plan = with_cached_lookups(plan, device, settings, raw.result)
+    ctx.log.debug(
+        "snmp: %s:%d %s profiles %s: %d GETs, %d walks (%d lookups cached)",
+        addr,
+        port,
+        _auth_text(auth_name, auth),
+        ",".join(names),
+        len(plan.gets),
+        len(plan.walks),
+        len(plan.lookups),
+    )
+    await walker.run(plan, raw.result)
+    remember_lookups(plan, device, raw.result)
+    raw.walked = time.perf_counter()
+
+
+def emit(ctx: ProbeContext, settings: SnmpSettings, raw: SnmpRaw, sink: MetricSink) -> bool:
+    """Evaluate the profiles over what was walked (complete or not); True when the walk ended
+    complete and the agent answered something the profiles ask for."""
+    walked = raw.walked if raw.walked is not None else time.perf_counter()
+    evaluate_profiles(raw.profiles, raw.result, sink)
+    evaluated = time.perf_counter()
+    ok = raw.walked is not None
+    if not ok and raw.result.columns:
+        ctx.log.warning(
+            "snmp: walk incomplete after %.3fs; %d columns read, metrics are partial",
+            walked - raw.started,
+            len(raw.result.columns),
+        )
+    if ok and not raw.result.columns:
+        ok = False
+        ctx.log.error("snmp: the agent answered nothing the profiles ask for")
+    if raw.device is not None and raw.device.saw_uptime(walked_uptime(raw.result)):
+        ctx.log.info("snmp: uptime went back: device rebooted, cached profiles and names dropped")
+    _emit_stats(sink, raw.stats, walked - raw.started, evaluated - walked)
+    _count(ctx, raw.stats)
+    ctx.log.debug(
+        "snmp: %d varbinds in %d PDUs (%d retries, %d timeouts), walk %.3fs, evaluate %.3fs",
+        raw.stats.varbinds,
+        raw.stats.pdus_sent,
+        raw.stats.retries,
+        raw.stats.timeouts,
+        walked - raw.started,
+        evaluated - walked,
+    )
+    return ok
+
+
+def _auth_text(name: str, auth: CommunityAuth | UsmAuth) -> str:
+    if isinstance(auth, UsmAuth):
+        return f"auth={name} (v3 {auth.security_level})"
+    return f"auth={name} (v{auth.version})"
+
+
+def _emit_stats(sink: MetricSink, stats: WalkStats, walk_s: float, eval_s: float) -> None:
+    help_phase = "Time the SNMP prober spent per phase (walk: on the network; evaluate: CPU)."
+    sink.add("probe_snmp_duration_seconds", walk_s, {"phase": "walk"}, help_phase)
+    sink.add("probe_snmp_duration_seconds", eval_s, {"phase": "evaluate"}, help_phase)
+    sink.add("probe_snmp_pdus_sent", stats.pdus_sent, None, "SNMP request PDUs sent.")
+    sink.add("probe_snmp_retries", stats.retries, None, "SNMP requests sent again after a timeout.")
+    sink.add("probe_snmp_timeouts", stats.timeouts, None, "SNMP requests that got no answer.")
+    sink.add("probe_snmp_varbinds", stats.varbinds, None, "Variable bindings received.")
+    sink.add("probe_snmp_walks", stats.walks, None, "Columns walked (each asked once).")
+
+
+def _count(ctx: ProbeContext, stats: WalkStats) -> None:
+    m = ctx.metrics
+    m.snmp_pdus.inc(stats.pdus_sent)
+    m.snmp_retries.inc(stats.retries)
+    m.snmp_timeouts.inc(stats.timeouts)
