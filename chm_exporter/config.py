@@ -138,6 +138,12 @@ class SnmpSettings(_Model):
     lookup_cache_seconds: Duration = Field(
         default=900, ge=0, description="keep label-only columns (names, aliases); 0: walk always"
     )
+    max_varbinds: int = Field(
+        default=1_000_000, ge=1, description="per probe: more varbinds fail the probe"
+    )
+    max_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1, description="per probe: OIDs and values held, in bytes"
+    )
 
 
 class IcmpSettings(_Model):

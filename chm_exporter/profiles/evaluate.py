@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
@@ -28,10 +29,27 @@ DEVICE_INFO_HELP = catalogue()[DEVICE_INFO_METRIC].help
 _EMPTY: Mapping[str, RawValue] = {}
 
 
-def evaluate_profiles(profiles: Iterable[Profile], result: WalkResult, sink: MetricSink) -> None:
-    """Add to `sink` every metric the profiles define that the walk result can serve."""
+def evaluate_profiles(
+    profiles: Iterable[Profile],
+    result: WalkResult,
+    sink: MetricSink,
+    stop_at: float | None = None,
+) -> bool:
+    """Add to `sink` every metric the profiles define that the walk result can serve.
+
+    An unanswered table emits nothing (a scalar table none of whose OIDs has a value, too), and
+    `chm_device_info` only comes when some field has a value.
+
+    Args:
+        stop_at: `time.monotonic()` past which rows are no longer evaluated (a walk cut at its
+            deadline may hold a huge table); None: evaluate everything.
+
+    Returns:
+        False when `stop_at` cut the evaluation short.
+    """
     info: dict[str, str] = {}
     has_info = False
+    complete = True
     profiles = list(profiles)
     replaced = {
         name
@@ -50,10 +68,11 @@ def evaluate_profiles(profiles: Iterable[Profile], result: WalkResult, sink: Met
                 info[name] = value
         for table in profile.tables:
             if f"{profile.name}.{table.name}" not in replaced:
-                _evaluate_table(table, result, sink)
-    if has_info:
+                complete = _evaluate_table(table, result, sink, stop_at) and complete
+    if has_info and any(info.values()):
         labels = {name: info.get(name, "") for name in DEVICE_INFO_LABELS}
         sink.add(DEVICE_INFO_METRIC, 1, labels, DEVICE_INFO_HELP)
+    return complete
 
 
 def _answered(table: Table, result: WalkResult) -> bool:
@@ -100,10 +119,24 @@ def _row_matches(conditions: list[Condition], result: WalkResult, index: str) ->
     return True
 
 
-def _evaluate_table(table: Table, result: WalkResult, sink: MetricSink) -> None:
+def _scalar_answered(table: Table, result: WalkResult) -> bool:
+    """Whether any OID a scalar table reads (its labels' or its metrics' sources) has a value."""
+    specs = [*table.labels.values(), *(s for m in table.metrics for s in m.labels.values())]
+    oids = [oid for spec in specs for oid in spec.oid or ()]
+    oids += [s.oid for m in table.metrics for s in m.sources]
+    return any(result.column(oid).get("") is not None for oid in oids)
+
+
+# Rows evaluated between two looks at the clock when evaluation has a time limit.
+_ROWS_PER_CLOCK_CHECK = 256
+
+
+def _evaluate_table(
+    table: Table, result: WalkResult, sink: MetricSink, stop_at: float | None
+) -> bool:
     row_columns = table.rows or list(dict.fromkeys(s.oid for m in table.metrics for s in m.sources))
     if table.scalar:
-        indexes: Iterable[str] = [""]
+        indexes: Iterable[str] = [""] if _scalar_answered(table, result) else []
     elif len(row_columns) == 1:
         indexes = result.column(row_columns[0]).keys()
     else:
@@ -124,7 +157,13 @@ def _evaluate_table(table: Table, result: WalkResult, sink: MetricSink) -> None:
         )
         for metric in table.metrics
     ]
-    for index in indexes:
+    for count, index in enumerate(indexes):
+        if (
+            stop_at is not None
+            and count % _ROWS_PER_CLOCK_CHECK == 0
+            and time.monotonic() > stop_at
+        ):
+            return False
         if table.where and not _row_matches(table.where, result, index):
             continue
         parts = index.split(".") if index else []
@@ -143,6 +182,7 @@ def _evaluate_table(table: Table, result: WalkResult, sink: MetricSink) -> None:
                 family.samples[base + extra] = value
             else:
                 family.samples[base] = value
+    return True
 
 
 def _metric_value(metric: MetricSpec, result: WalkResult, index: str) -> int | float | None:

@@ -1,13 +1,19 @@
 """Executing a walk plan against one agent: GETs in batches, column walks concurrently.
 
-Each concurrent walk has a session (a UDP socket) of its own, so replies never cross. A walk that
-times out is retried from its start with half the max-repetitions: a reply too big for one UDP
-datagram is never sent at all by some agents (snmpsim, with 5.5 kB strings and 50 repetitions),
-and a smaller bulk is the only cure. What a walk learned is kept per device in `bulk_limits`.
+Each concurrent walk has a client (a UDP socket) of its own, so replies never cross. A walk that
+times out is retried from its start with a quarter of the max-repetitions: a reply too big for
+one UDP datagram is never sent at all by some agents (snmpsim, with 5.5 kB strings and 50
+repetitions), and a smaller bulk is the only cure. What a walk learned is kept per device in
+`bulk_limits`.
 
 A column's row count from the previous scrape (`column_rows`) sizes its bulk: 101 rows at a cap
 of 25 are read as 5 requests of 21 rather than 5 of 25, and a 1-row column asks for 2, so few
 rows of the next column are decoded only to be thrown away.
+
+The walker stops itself: before every request it checks the deadline, and each request waits at
+most the time left; after every reply it checks the probe's budget (varbinds and bytes held), so
+an agent that answers instantly and forever can neither outlive the deadline nor fill memory.
+Clients are closed when :meth:`Walker.run` returns, on every path.
 """
 
 from __future__ import annotations
@@ -18,15 +24,27 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
-from gufo.snmp import NoSuchInstance, SnmpAuthError, SnmpDecodeError, SnmpError
-
 from chm_exporter.config import CommunityAuth, SnmpSettings, UsmAuth
 from chm_exporter.errors import SnmpProbeError
 from chm_exporter.probelog import ProbeLog
-from chm_exporter.snmp.session import CountingSession, open_session
+from chm_exporter.snmp.client import (
+    AgentError,
+    AuthFailedError,
+    ClientError,
+    Connect,
+    LibraryPanicError,
+    NoSuchNameError,
+    RefusedError,
+    SnmpClient,
+    UndecodableError,
+    Varbinds,
+)
+from chm_exporter.snmp.session import GufoClient
 from chm_exporter.walk import WalkPlan, WalkResult
 
 GET_BATCH = 20
+# Bytes a varbind is counted for beside its OID and string value (the budget's unit of cost).
+VARBIND_OVERHEAD_BYTES = 16
 T = TypeVar("T")
 
 
@@ -39,6 +57,7 @@ class WalkStats:
     timeouts: int = 0
     varbinds: int = 0
     walks: int = 0
+    bytes: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -48,8 +67,16 @@ class _Job:
     walk: bool
 
 
-class _DeviceDownError(Exception):
-    """A request failed after every retry: the other workers stop taking jobs."""
+class _StopError(Exception):
+    """A worker ends the whole walk: the others stop taking jobs."""
+
+
+class _DeviceDownError(_StopError):
+    """A request failed after every retry, or the agent refused, or the library panicked."""
+
+
+class _DeadlineReachedError(_StopError):
+    """The deadline came before the next request."""
 
 
 def bulk_size(cap: int, rows: int | None) -> int:
@@ -63,7 +90,12 @@ def bulk_size(cap: int, rows: int | None) -> int:
 
 
 class Walker:
-    """Runs one plan against one agent and fills a :class:`WalkResult`."""
+    """Runs plans against one agent and fills :class:`WalkResult` objects.
+
+    Args:
+        deadline: event-loop time after which no request is sent (None: none).
+        connect: opens a client to the agent (default: gufo-snmp to `addr`:`port`).
+    """
 
     def __init__(
         self,
@@ -74,122 +106,171 @@ class Walker:
         log: ProbeLog,
         bulk_limits: MutableMapping[str, int] | None = None,
         column_rows: MutableMapping[str, int] | None = None,
+        *,
+        deadline: float | None = None,
+        connect: Connect | None = None,
     ) -> None:
-        self._addr = addr
-        self._port = port
-        self._auth = auth
+        self._where = f"{addr}:{port}"
+        self._v3 = isinstance(auth, UsmAuth)
         self._settings = settings
         self._log = log
         self._limits: MutableMapping[str, int] = bulk_limits if bulk_limits is not None else {}
         self._rows: MutableMapping[str, int] = column_rows if column_rows is not None else {}
         self._bulk = settings.walk == "bulk" and auth.version != "1"
-        self._sessions: list[CountingSession] = []
+        self._deadline = deadline
+        self._connect: Connect = connect or partial(
+            GufoClient, addr, port, auth, settings.max_repetitions
+        )
         self._alive = False  # the agent answered something in this scrape
+        self._held = 0  # varbinds received (the budget's count; retried walks count again)
         self.stats = WalkStats()
 
     async def run(self, plan: WalkPlan, result: WalkResult) -> None:
         """Read everything in `plan` into `result`; values arrive in `result` as they come.
 
         Raises:
-            SnmpProbeError: the agent did not answer, refused the credentials, or sent garbage.
-                Whatever was read before stays in `result`.
+            TimeoutError: the deadline came first.
+            SnmpProbeError: the agent did not answer, refused, sent garbage, or the budget
+                was exceeded. Whatever was read before stays in `result`.
         """
         jobs = [
             _Job(plan.gets[i : i + GET_BATCH], False) for i in range(0, len(plan.gets), GET_BATCH)
         ]
         jobs += [_Job([col], True) for col in plan.walks]
-        self.stats.walks = len(plan.walks)
+        self.stats.walks += len(plan.walks)
         if not jobs:
             return
         queue: asyncio.Queue[_Job] = asyncio.Queue()
         for job in jobs:
             queue.put_nowait(job)
-        down: BaseException | None = None
+        clients: list[SnmpClient] = []
+        stop: _StopError | None = None
         try:
-            first = await self._open(None)
-            engine_id = first.get_engine_id() if self._auth.version == "3" else None
+            first = await self._open(None, clients)
+            engine_id = first.engine_id() if self._v3 else None
             workers = min(self._settings.walk_concurrency, len(jobs))
             async with asyncio.TaskGroup() as group:
-                group.create_task(self._worker(first, queue, result))
+                group.create_task(self._worker(first, queue, result, clients))
                 for _ in range(workers - 1):
-                    group.create_task(self._worker(None, queue, result, engine_id))
-        except* _DeviceDownError as eg:
-            down = eg.exceptions[0]
+                    group.create_task(self._worker(None, queue, result, clients, engine_id))
+        except* _StopError as eg:
+            stop = eg.exceptions[0]  # type: ignore[assignment]  # except* narrows to Exception
         finally:
-            self.stats.pdus_sent = sum(s.pdus_sent for s in self._sessions)
-        if down is not None:
-            raise SnmpProbeError(str(down))
+            for client in clients:
+                client.close()
+            self.stats.pdus_sent += sum(c.pdus_sent for c in clients)
+        if isinstance(stop, _DeadlineReachedError):
+            raise TimeoutError(str(stop))
+        if stop is not None:
+            raise SnmpProbeError(str(stop))
         if self.stats.errors:
             raise SnmpProbeError("; ".join(self.stats.errors))
 
-    async def _open(self, engine_id: bytes | None) -> CountingSession:
-        session = open_session(
-            self._addr,
-            self._port,
-            self._auth,
-            timeout=self._settings.timeout,
-            max_repetitions=self._settings.max_repetitions,
-            engine_id=engine_id,
-        )
-        self._sessions.append(session)
-        if self._auth.version == "3":
-            await self._retrying("SNMPv3 engine discovery", session.refresh)
-        return session
+    async def _open(self, engine_id: bytes | None, clients: list[SnmpClient]) -> SnmpClient:
+        client = self._connect(engine_id)
+        clients.append(client)
+        if self._v3:
+            await self._retrying("SNMPv3 engine discovery", client.discover)
+        return client
 
     async def _worker(
         self,
-        session: CountingSession | None,
+        client: SnmpClient | None,
         queue: asyncio.Queue[_Job],
         result: WalkResult,
+        clients: list[SnmpClient],
         engine_id: bytes | None = None,
     ) -> None:
         if queue.empty():
             return
-        if session is None:
-            session = await self._open(engine_id)
+        if client is None:
+            client = await self._open(engine_id, clients)
         while not queue.empty():
             job = queue.get_nowait()
             if job.walk:
-                await self._walk(session, job.oids[0], result)
+                await self._walk(client, job.oids[0], result)
             else:
-                await self._get(session, job.oids, result)
+                await self._get(client, job.oids, result)
 
-    async def _retrying(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+    def _timeout(self) -> float:
+        """The next request's timeout: the configured one, or the time left if shorter.
+
+        Raises:
+            _DeadlineReachedError: no time is left.
+        """
+        if self._deadline is None:
+            return self._settings.timeout
+        left = self._deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            raise _DeadlineReachedError(f"deadline reached; {self.stats.pdus_sent} PDUs done")
+        return min(self._settings.timeout, left)
+
+    def _account(self, varbinds: Varbinds) -> None:
+        """Count what arrived against the probe's budget.
+
+        Raises:
+            _DeviceDownError: more varbinds or bytes than the settings allow.
+        """
+        stats = self.stats
+        stats.bytes += sum(
+            len(oid) + VARBIND_OVERHEAD_BYTES + (len(v) if isinstance(v, bytes | str) else 0)
+            for oid, v in varbinds
+        )
+        self._held += len(varbinds)
+        held = self._held
+        if held > self._settings.max_varbinds or stats.bytes > self._settings.max_bytes:
+            raise _DeviceDownError(
+                f"budget exceeded: {held} varbinds, {stats.bytes} bytes (max_varbinds "
+                f"{self._settings.max_varbinds}, max_bytes {self._settings.max_bytes})"
+            )
+
+    def _down(self, what: str, exc: ClientError) -> _DeviceDownError:
+        """The reason a client error ends the whole walk."""
+        if isinstance(exc, RefusedError):
+            return _DeviceDownError(
+                f"{what}: {self._where} refused (ICMP port unreachable: no agent listens there)"
+            )
+        if isinstance(exc, AuthFailedError):
+            return _DeviceDownError(f"{what}: authentication failed: {exc}")
+        if isinstance(exc, LibraryPanicError):
+            return _DeviceDownError(f"SNMP library panic on a malformed reply: {exc}")
+        return _DeviceDownError(f"{what}: {type(exc).__name__}: {exc}")
+
+    async def _retrying(self, what: str, call: Callable[[float], Awaitable[T]]) -> T:
         for attempt in range(self._settings.retries + 1):
             try:
-                return await call()
+                return await call(self._timeout())
             except TimeoutError:
                 self.stats.timeouts += 1
                 if attempt < self._settings.retries:
                     self.stats.retries += 1
-            except NoSuchInstance:
+            except NoSuchNameError:
                 raise
-            except SnmpAuthError as exc:
-                raise _DeviceDownError(f"{what}: authentication failed: {exc}") from None
-            except (SnmpError, OSError) as exc:
-                raise _DeviceDownError(f"{what}: {type(exc).__name__}: {exc}") from None
+            except ClientError as exc:
+                raise self._down(what, exc) from None
         raise _DeviceDownError(
-            f"{what}: no answer from {self._addr}:{self._port} after "
+            f"{what}: no answer from {self._where} after "
             f"{self._settings.retries + 1} tries of {self._settings.timeout:g}s"
         )
 
-    async def _get(self, session: CountingSession, oids: list[str], result: WalkResult) -> None:
+    async def _get(self, client: SnmpClient, oids: list[str], result: WalkResult) -> None:
         try:
-            values = await self._retrying(f"GET {oids[0]}…", lambda: session.get_many(oids))
-        except NoSuchInstance:
+            values = await self._retrying(f"GET {oids[0]}…", partial(client.get_many, oids))
+        except NoSuchNameError:
             # SNMPv1 fails a whole PDU when one OID is missing (noSuchName): ask one by one.
             values = {}
             for oid in oids:
                 try:
-                    values[oid] = await self._retrying(f"GET {oid}", partial(session.get, oid))
-                except NoSuchInstance:
+                    values[oid] = await self._retrying(f"GET {oid}", partial(client.get, oid))
+                except NoSuchNameError:
                     continue
         self._alive = True
+        self._account(list(values.items()))
         self.stats.varbinds += len(values)
         for oid, value in values.items():
             result.add_scalar(oid, value)
 
-    async def _walk(self, session: CountingSession, column: str, result: WalkResult) -> None:
+    async def _walk(self, client: SnmpClient, column: str, result: WalkResult) -> None:
         reps = bulk_size(
             self._limits.get(column, self._settings.max_repetitions), self._rows.get(column)
         )
@@ -197,15 +278,20 @@ class Walker:
         retries_left = self._settings.retries
         while True:
             bucket = result.start_column(column)
-            iterator = session.getbulk(column, reps) if self._bulk else session.getnext(column)
+            walk = client.walk(column, reps if self._bulk else 0)
             try:
-                async for oid, value in iterator:
-                    index = oid[cut:]
-                    if index in bucket:
-                        self._non_increasing(column, oid)
-                        return
-                    bucket[index] = value
+                more = True
+                while more:
+                    rows, more = await walk.next_batch(self._timeout())
                     self._alive = True
+                    self._account(rows)
+                    for oid, value in rows:
+                        index = oid[cut:]
+                        if index in bucket:
+                            self._non_increasing(column, oid)
+                            more = False
+                            break
+                        bucket[index] = value
                 self.stats.varbinds += len(bucket)
                 self._rows[column] = len(bucket)
                 return
@@ -223,9 +309,9 @@ class Walker:
                     break
                 retries_left -= 1
                 self.stats.retries += 1
-            except NoSuchInstance:
+            except NoSuchNameError:
                 return
-            except SnmpDecodeError as exc:
+            except UndecodableError as exc:
                 # gufo-snmp's receive buffer cuts replies past its size ("incomplete"):
                 # the agent is alive and the reply too big, so ask for fewer rows.
                 if not (self._bulk and reps > 1):
@@ -240,13 +326,13 @@ class Walker:
                 self._log.debug(
                     "walk %s: undecodable reply (%s), now max-repetitions %d", column, exc, reps
                 )
-            except SnmpAuthError as exc:
-                raise _DeviceDownError(f"walk {column}: authentication failed: {exc}") from None
-            except (SnmpError, OSError) as exc:
-                self.stats.errors.append(f"walk {column}: {type(exc).__name__}: {exc}")
+            except AgentError as exc:
+                self.stats.errors.append(f"walk {column}: {exc}")
                 return
+            except ClientError as exc:
+                raise self._down(f"walk {column}", exc) from None
         raise _DeviceDownError(
-            f"walk {column}: no answer from {self._addr}:{self._port} after "
+            f"walk {column}: no answer from {self._where} after "
             f"{self._settings.retries + 1} tries of {self._settings.timeout:g}s"
         )
 

@@ -1,5 +1,6 @@
 """The HTTP layer through aiohttp's test client: 400s, masking, reload, never a 500."""
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -76,7 +77,7 @@ async def test_unanswering_agent_is_probe_success_0_not_an_error(client: Client)
     text = await resp.text()
     assert 'probe_success{prober="snmp"} 0' in text
     debug = await (await client.get("/probe?target=127.0.0.1:9&module=if_mib&debug=true")).text()
-    assert "no answer from 127.0.0.1:9" in debug
+    assert "127.0.0.1:9 refused (ICMP port unreachable" in debug
 
 
 async def test_unresolvable_name_is_a_probe_failure(client: Client) -> None:
@@ -111,7 +112,7 @@ async def test_landing_links_each_recent_probe_to_its_log(client: Client) -> Non
     page = await (await client.get("/")).text()
     assert "Recent failed probes" in page
     log = await (await client.get("/logs?id=1")).text()
-    assert "no answer from 127.0.0.1:9" in log
+    assert "127.0.0.1:9 refused (ICMP port unreachable" in log
     assert (await client.get("/logs?id=999")).status == 404
 
 
@@ -142,7 +143,10 @@ async def test_health_endpoints(client: Client) -> None:
 
 
 async def test_self_metrics_count_probes_by_result(client: Client) -> None:
-    await client.get("/probe?target=127.0.0.1:9&module=if_mib")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:  # bound, never answers
+        silent.bind(("127.0.0.1", 0))
+        port = silent.getsockname()[1]
+        await client.get(f"/probe?target=127.0.0.1:{port}&module=if_mib")
     text = await (await client.get("/metrics")).text()
     assert 'chm_exporter_probes_total{module="if_mib",prober="snmp",result="failure"} 1.0' in text
     timeouts = [

@@ -11,7 +11,7 @@ reboot.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from chm_exporter.config import AUTO_PROFILES, CommunityAuth, LoadedConfig, SnmpSettings, UsmAuth
@@ -24,11 +24,15 @@ from chm_exporter.probers.snmp.lookups import remember_lookups, with_cached_look
 from chm_exporter.probers.snmp.planning import profile_names, profiles_and_plan
 from chm_exporter.profiles.evaluate import evaluate_profiles
 from chm_exporter.profiles.model import Profile
+from chm_exporter.snmp.client import Connect
 from chm_exporter.snmp.walker import Walker, WalkStats
 from chm_exporter.walk import WalkResult
 
 NAME = "snmp"
 DEFAULT_PORT = 161
+# How long past the deadline (or now, when later) evaluation may run; the event loop's clock is
+# time.monotonic(), as ctx.deadline's.
+EVALUATE_GRACE_SECONDS = 0.05
 
 
 @dataclass(slots=True)
@@ -62,7 +66,16 @@ def merge(settings: Sequence[SnmpSettings]) -> SnmpSettings:
     return settings[0].model_copy(update={"profiles": profiles})
 
 
-async def collect(ctx: ProbeContext, settings: SnmpSettings, raw: SnmpRaw) -> None:
+ConnectFactory = Callable[[str, int, CommunityAuth | UsmAuth, SnmpSettings], Connect]
+"""Makes the walker's client factory for an agent (tests: a fake agent's)."""
+
+
+async def collect(
+    ctx: ProbeContext,
+    settings: SnmpSettings,
+    raw: SnmpRaw,
+    connect: ConnectFactory | None = None,
+) -> None:
     """Walk the target's agent for the module's profiles into `raw`.
 
     Raises:
@@ -74,7 +87,17 @@ async def collect(ctx: ProbeContext, settings: SnmpSettings, raw: SnmpRaw) -> No
     addr = await ctx.address("ip4")
     port = ctx.request.target.port or DEFAULT_PORT
     device = raw.device = ctx.devices.get(NAME, SnmpDeviceState, addr, str(port), auth_name)
-    walker = Walker(addr, port, auth, settings, ctx.log, device.bulk_limits, device.column_rows)
+    walker = Walker(
+        addr,
+        port,
+        auth,
+        settings,
+        ctx.log,
+        device.bulk_limits,
+        device.column_rows,
+        deadline=ctx.deadline,
+        connect=connect(addr, port, auth, settings) if connect is not None else None,
+    )
     raw.stats = walker.stats
     auto: tuple[str, ...] = ()
     if AUTO_PROFILES in settings.profiles:
@@ -101,9 +124,14 @@ def emit(ctx: ProbeContext, settings: SnmpSettings, raw: SnmpRaw, sink: MetricSi
     """Evaluate the profiles over what was walked (complete or not); True when the walk ended
     complete and the agent answered something the profiles ask for."""
     walked = raw.walked if raw.walked is not None else time.perf_counter()
-    evaluate_profiles(raw.profiles, raw.result, sink)
+    # a walk cut at the deadline may hold a huge table: evaluate what fits in a short grace
+    stop_at = max(time.monotonic(), ctx.deadline) + EVALUATE_GRACE_SECONDS
+    complete = evaluate_profiles(raw.profiles, raw.result, sink, stop_at)
     evaluated = time.perf_counter()
     ok = raw.walked is not None
+    if not complete:
+        ok = False
+        ctx.log.error("snmp: evaluation cut at the deadline; metrics are partial")
     if not ok and raw.result.columns:
         ctx.log.warning(
             "snmp: walk incomplete after %.3fs; %d columns read, metrics are partial",

@@ -1,0 +1,102 @@
+"""The SNMP client seam: what the walker asks of one agent conversation (one UDP socket).
+
+Production uses :class:`chm_exporter.snmp.session.GufoClient` (gufo-snmp); unit tests use a
+recording fake. Every call is one request PDU (plus the retries the walker decides on) with an
+explicit timeout, so the walker can check the deadline and its budget between PDUs and never
+relies on a cancellation reaching the library.
+
+Besides :class:`TimeoutError` (no reply within the timeout), a client raises only the
+:class:`ClientError` subclasses below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from chm_exporter.walk import RawValue
+
+
+class ClientError(Exception):
+    """A request failed otherwise than by a timeout."""
+
+
+class NoSuchNameError(ClientError):
+    """The agent has no such instance (SNMPv1 fails a whole GET with noSuchName)."""
+
+
+class UndecodableError(ClientError):
+    """The reply could not be decoded (often: cut at the receive buffer's size)."""
+
+
+class AuthFailedError(ClientError):
+    """The agent refused the credentials (SNMPv3)."""
+
+
+class RefusedError(ClientError):
+    """The agent's port is closed (ICMP port unreachable): no agent listens there."""
+
+
+class LibraryPanicError(ClientError):
+    """The SNMP library panicked on a reply (a malformed datagram)."""
+
+
+class AgentError(ClientError):
+    """Any other SNMP or socket error."""
+
+
+Varbinds = list[tuple[str, RawValue]]
+
+
+class ColumnWalk(Protocol):
+    """A walk of one column in progress (GETBULK, or GETNEXT when max-repetitions is 0)."""
+
+    async def next_batch(self, wait: float) -> tuple[Varbinds, bool]:
+        """Send one request for the rows after the last one read.
+
+        Returns:
+            The rows of the column the reply holds, in the agent's order, and whether the
+            column may go on (False once a reply left the column or ended the MIB view).
+        """
+        ...
+
+
+class SnmpClient(Protocol):
+    """One conversation with one agent: one socket, requests one at a time."""
+
+    @property
+    def pdus_sent(self) -> int:
+        """Request PDUs sent so far (retries and SNMPv3 discovery included)."""
+        ...
+
+    async def discover(self, wait: float) -> None:
+        """SNMPv3: discover the engine and its time (no-op for v1/v2c)."""
+        ...
+
+    def engine_id(self) -> bytes | None:
+        """SNMPv3: the discovered engine id, for further clients to skip discovery."""
+        ...
+
+    async def get_many(self, oids: Sequence[str], wait: float) -> dict[str, RawValue]:
+        """GET several instance OIDs in one PDU; absent instances are left out."""
+        ...
+
+    async def get(self, oid: str, wait: float) -> RawValue:
+        """GET one instance OID.
+
+        Raises:
+            NoSuchNameError: the agent has no such instance.
+        """
+        ...
+
+    def walk(self, column: str, max_repetitions: int) -> ColumnWalk:
+        """Start walking `column`: GETBULK of `max_repetitions` rows, GETNEXT when 0."""
+        ...
+
+    def close(self) -> None:
+        """Release the socket now (not at garbage collection). Idempotent."""
+        ...
+
+
+Connect = Callable[[bytes | None], SnmpClient]
+"""Opens a client to the walker's agent, given the SNMPv3 engine id when already known."""

@@ -1,0 +1,177 @@
+"""A recording fake SNMP agent behind the client seam (:mod:`chm_exporter.snmp.client`).
+
+It serves a dict of OID → value and records every request (kind, OIDs, max-repetitions,
+timeout). Behaviours a real agent is hard to make show on demand: replies too big to arrive
+(timeouts) or to decode, SNMPv1's noSuchName, a closed port, a library panic, a column that
+never ends or repeats its OIDs, silence. Unit tests only; the real agents are in
+tests/integration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from chm_exporter.config import CommunityAuth, SnmpSettings, UsmAuth
+from chm_exporter.snmp.client import (
+    LibraryPanicError,
+    NoSuchNameError,
+    RefusedError,
+    SnmpClient,
+    UndecodableError,
+    Varbinds,
+)
+from chm_exporter.walk import RawValue
+
+Kind = Literal["get", "get_many", "bulk", "next", "discover"]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One request PDU as the fake received it."""
+
+    kind: Kind
+    oids: tuple[str, ...]
+    max_repetitions: int = 0
+    timeout: float = 0.0
+
+
+def _key(oid: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in oid.split("."))
+
+
+@dataclass
+class FakeAgent:
+    """The agent; :meth:`connect` is the walker's client factory."""
+
+    values: dict[str, RawValue] = field(default_factory=dict)
+    v1: bool = False
+    max_reply_varbinds: int | None = None
+    too_big: Literal["timeout", "undecodable"] = "timeout"
+    refuse: bool = False
+    silent: bool = False
+    panic_on: str | None = None
+    endless: str | None = None
+    repeating: str | None = None
+    requests: list[Request] = field(default_factory=list)
+    opened: int = 0
+    closed: int = 0
+
+    def connect(self, engine_id: bytes | None) -> SnmpClient:
+        """A new client (one 'socket')."""
+        self.opened += 1
+        return FakeClient(self)
+
+    def factory(
+        self, addr: str, port: int, auth: CommunityAuth | UsmAuth, settings: SnmpSettings
+    ) -> Callable[[bytes | None], SnmpClient]:
+        """The SNMP prober's connect factory, serving every target from this agent."""
+        return self.connect
+
+    def asked(self, kind: Kind | None = None) -> list[Request]:
+        """The requests of one kind (all when None), in order."""
+        return [r for r in self.requests if kind is None or r.kind == kind]
+
+    def serve(self, kind: Kind, oids: Sequence[str], reps: int, timeout: float) -> None:
+        """Record a request and fail it as the behaviours say."""
+        self.requests.append(Request(kind, tuple(oids), reps, timeout))
+        if self.refuse:
+            raise RefusedError("connection refused")
+        if self.silent:
+            raise TimeoutError
+        if self.panic_on is not None and self.panic_on in oids:
+            raise LibraryPanicError("index out of bounds: the len is 3 but the index is 3")
+        if self.max_reply_varbinds is not None and reps > self.max_reply_varbinds:
+            if self.too_big == "timeout":
+                raise TimeoutError
+            raise UndecodableError("incomplete")
+
+    def after(self, column: str, last: str | None, count: int) -> tuple[Varbinds, bool]:
+        """Up to `count` rows of `column` after `last`, and whether the column goes on."""
+        if column == self.endless:
+            start = int(last.rsplit(".", 1)[1]) if last else 0
+            return [(f"{column}.{start + i + 1}", start + i + 1) for i in range(count)], True
+        if column == self.repeating:
+            return [(f"{column}.1", 1)] * count, True
+        prefix = column + "."
+        floor = _key(last or column)
+        rows = sorted(
+            ((oid, v) for oid, v in self.values.items() if oid.startswith(prefix)),
+            key=lambda item: _key(item[0]),
+        )
+        rows = [r for r in rows if _key(r[0]) > floor]
+        return rows[:count], len(rows) > count
+
+
+class FakeClient:
+    """One client of the fake agent."""
+
+    def __init__(self, agent: FakeAgent) -> None:
+        self._agent = agent
+        self._closed = False
+        self.pdus_sent = 0
+
+    async def discover(self, wait: float) -> None:
+        """Record a discovery."""
+        self._request("discover", (), 0, wait)
+
+    def engine_id(self) -> bytes | None:
+        """No engine."""
+        return None
+
+    async def get_many(self, oids: Sequence[str], wait: float) -> dict[str, RawValue]:
+        """The values the agent has; SNMPv1 fails the PDU on a missing one."""
+        self._request("get_many", oids, 0, wait)
+        values = self._agent.values
+        if self._agent.v1 and any(oid not in values for oid in oids):
+            raise NoSuchNameError()
+        return {oid: values[oid] for oid in oids if oid in values}
+
+    async def get(self, oid: str, wait: float) -> RawValue:
+        """One value, or NoSuchNameError."""
+        self._request("get", (oid,), 0, wait)
+        if oid not in self._agent.values:
+            raise NoSuchNameError()
+        return self._agent.values[oid]
+
+    def walk(self, column: str, max_repetitions: int) -> FakeColumnWalk:
+        """A walk of `column`."""
+        return FakeColumnWalk(self, column, max_repetitions)
+
+    def close(self) -> None:
+        """Counted once."""
+        if not self._closed:
+            self._closed = True
+            self._agent.closed += 1
+
+    def _request(self, kind: Kind, oids: Sequence[str], reps: int, wait: float) -> None:
+        assert not self._closed, "request on a closed client"
+        self.pdus_sent += 1
+        self._agent.serve(kind, oids, reps, wait)
+
+
+class FakeColumnWalk:
+    """A column walk on the fake; answers at once (never yields to the event loop)."""
+
+    def __init__(self, client: FakeClient, column: str, max_repetitions: int) -> None:
+        self._client = client
+        self._column = column
+        self._reps = max_repetitions
+        self._last: str | None = None
+
+    async def next_batch(self, wait: float) -> tuple[Varbinds, bool]:
+        """The next rows after the last one read."""
+        kind: Kind = "bulk" if self._reps else "next"
+        self._client._request(kind, (self._last or self._column,), self._reps, wait)
+        rows, more = self._client._agent.after(self._column, self._last, self._reps or 1)
+        if not self._reps:  # GETNEXT learns of the column's end only from the next reply
+            more = bool(rows)
+        if rows:
+            self._last = rows[-1][0]
+        return rows, more
+
+
+def values_of(pairs: Mapping[str, RawValue]) -> dict[str, RawValue]:
+    """A copy of the agent's values (tests change it between probes)."""
+    return dict(pairs)
