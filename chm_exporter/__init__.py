@@ -7,8 +7,7 @@ The public surface is small: :func:`create_app` builds the aiohttp application,
 from chm_exporter.config import Config, load_config
 from chm_exporter.errors import ChmError, ConfigError, TargetError
 from chm_exporter.server import create_app
-
-__version__ = "0.1.0"
+from chm_exporter.version import __version__
 
 __all__ = [
     "ChmError",

@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from aiohttp import web
 from pydantic import ValidationError
 
-from chm_exporter import __version__
 from chm_exporter.config import format_validation_error, load_config
 from chm_exporter.errors import ConfigError
 from chm_exporter.logsetup import setup_logging
 from chm_exporter.server import config_reload_on_sighup, create_app
 from chm_exporter.settings import Settings, split_listen_address
+from chm_exporter.version import __version__
 
 _FLAGS = {
     "--config.file": "config_file",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -28,6 +29,10 @@ from pydantic import (
 
 from chm_exporter.duration import Duration
 from chm_exporter.errors import ConfigError
+from chm_exporter.profiles.loader import load_profiles
+from chm_exporter.profiles.model import Profile
+from chm_exporter.validation import format_validation_error as format_validation_error
+from chm_exporter.walk import WalkPlan
 
 Secret = Annotated[SecretStr, PlainSerializer(lambda _s: "<secret>", when_used="always")]
 
@@ -232,8 +237,11 @@ class LoadedConfig:
 
     config: Config
     path: Path | None
-    profiles: dict[str, Any] = field(default_factory=dict)
-    plans: dict[tuple[str, ...], Any] = field(default_factory=dict, compare=False)
+    profiles: dict[str, Profile] = field(default_factory=dict)
+    plans: dict[tuple[str, ...], tuple[list[Profile], WalkPlan]] = field(
+        default_factory=dict, compare=False
+    )
+    """Profiles and walk plan per set of profile names, computed on first use."""
 
 
 def parse_config(text: str, source: str = "<config>") -> Config:
@@ -256,24 +264,12 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         raise ConfigError(f"{source}: {format_validation_error(exc)}") from exc
 
 
-def format_validation_error(exc: ValidationError) -> str:
-    """One line per problem, each naming the field path."""
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
-        msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"{loc}: {msg}" if loc else msg)
-    return "; ".join(lines)
-
-
 def load_config(path: Path | str) -> LoadedConfig:
     """Read, validate and prepare the config file at `path`, with the profiles it names.
 
     Raises:
         ConfigError: the file is unreadable or invalid, or names a profile that does not exist.
     """
-    from chm_exporter.profiles.loader import load_profiles
-
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -286,7 +282,7 @@ def load_config(path: Path | str) -> LoadedConfig:
     return LoadedConfig(config=config, path=path, profiles=profiles)
 
 
-def check_profile_names(config: Config, profiles: dict[str, Any]) -> None:
+def check_profile_names(config: Config, profiles: Mapping[str, Profile]) -> None:
     """Every profile a module names must exist.
 
     Raises:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from chm_exporter.errors import ConfigError, RequestError
 from chm_exporter.probe import parse_request, run_probe
 from chm_exporter.recent import ProbeRecord, RecentProbes
 from chm_exporter.selfmetrics import SelfMetrics
+from chm_exporter.version import __version__
 
 EXPOSITION_CONTENT_TYPE = "text/plain"
 _log = logging.getLogger("chm_exporter")
@@ -64,8 +66,6 @@ def create_app(
     loaded: LoadedConfig, timeout_offset: float = 0.5, version: str | None = None
 ) -> web.Application:
     """Build the exporter's application around a loaded config."""
-    from chm_exporter import __version__
-
     state = ExporterState(
         loaded, timeout_offset, version or __version__, SelfMetrics(version or __version__)
     )
@@ -207,8 +207,6 @@ def _table(records: object) -> str:
 
 async def config_reload_on_sighup(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: reload the config on SIGHUP while the app runs."""
-    import signal
-
     loop = asyncio.get_running_loop()
     state = app[STATE]
 

@@ -11,6 +11,8 @@ echo "== ruff"
 .venv/bin/ruff format --check chm_exporter tests bench scripts dashboards
 echo "== mypy (strict: package, tests, bench, dashboards, scripts)"
 .venv/bin/mypy
+echo "== import-linter (one-way layers, pyproject.toml [tool.importlinter])"
+.venv/bin/lint-imports
 if [ -z "${CHM_CORPUS:-}" ] && [ ! -d ../shared/corpus/snmprec ]; then
   export CHM_CORPUS="${XDG_CACHE_HOME:-$HOME/.cache}/chm-corpus"
 fi

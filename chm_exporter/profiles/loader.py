@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from chm_exporter.errors import ConfigError
 from chm_exporter.profiles.model import Profile
+from chm_exporter.validation import format_validation_error
 
 PACKAGE_PROFILES = "chm_exporter.profiles.data"
 
@@ -21,8 +22,6 @@ def parse_profile(text: str, source: str) -> Profile:
     Raises:
         ConfigError: naming the file and the field.
     """
-    from chm_exporter.config import format_validation_error
-
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -12,9 +12,65 @@ Besides :class:`TimeoutError` (no reply within the timeout), a client raises onl
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Literal, Protocol
+
+from pydantic import SecretStr
 
 from chm_exporter.walk import RawValue
+
+
+class CommunityCredentials(Protocol):
+    """SNMP v1/v2c credentials, as the transport reads them (the config's CommunityAuth)."""
+
+    @property
+    def version(self) -> Literal["1", "2c"]: ...
+    @property
+    def community(self) -> SecretStr: ...
+
+
+class UsmCredentials(Protocol):
+    """SNMPv3 credentials, as the transport reads them (the config's UsmAuth)."""
+
+    @property
+    def version(self) -> Literal["3"]: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def security_level(self) -> str: ...
+    @property
+    def auth_protocol(self) -> str: ...
+    @property
+    def auth_password(self) -> SecretStr | None: ...
+    @property
+    def priv_protocol(self) -> str: ...
+    @property
+    def priv_password(self) -> SecretStr | None: ...
+    @property
+    def priv_key_expansion(self) -> str: ...
+
+
+Credentials = CommunityCredentials | UsmCredentials
+
+
+class WalkSettings(Protocol):
+    """How to walk, as the transport reads it (the config's SnmpSettings)."""
+
+    @property
+    def timeout(self) -> float: ...
+    @property
+    def retries(self) -> int: ...
+    @property
+    def max_repetitions(self) -> int: ...
+    @property
+    def walk_concurrency(self) -> int: ...
+    @property
+    def walk(self) -> str: ...
+    @property
+    def allow_nonincreasing_oids(self) -> bool: ...
+    @property
+    def max_varbinds(self) -> int: ...
+    @property
+    def max_bytes(self) -> int: ...
 
 
 class ClientError(Exception):

@@ -41,14 +41,15 @@ from gufo.snmp.user import (
     User,
 )
 
-from chm_exporter.config import CommunityAuth, UsmAuth
 from chm_exporter.snmp.client import (
     AgentError,
     AuthFailedError,
+    Credentials,
     LibraryPanicError,
     NoSuchNameError,
     RefusedError,
     UndecodableError,
+    UsmCredentials,
     Varbinds,
 )
 from chm_exporter.walk import RawValue
@@ -106,7 +107,7 @@ def _set_ready(ready: asyncio.Future[None]) -> None:
         ready.set_result(None)
 
 
-def usm_user(auth: UsmAuth) -> User:
+def usm_user(auth: UsmCredentials) -> User:
     """The gufo-snmp user for a v3 auth (keys from passwords, localized per engine)."""
     auth_key = priv_key = None
     if auth.security_level != "noAuthNoPriv" and auth.auth_password is not None:
@@ -119,9 +120,9 @@ def usm_user(auth: UsmAuth) -> User:
     return User(auth.username, auth_key=auth_key, priv_key=priv_key, key_expansion=expansion)
 
 
-def session_kwargs(auth: CommunityAuth | UsmAuth) -> dict[str, Any]:
+def session_kwargs(auth: Credentials) -> dict[str, Any]:
     """The credential arguments of :class:`SnmpSession` for an auth."""
-    if isinstance(auth, UsmAuth):
+    if auth.version == "3":
         return {"user": usm_user(auth), "version": SnmpVersion.v3}
     version = SnmpVersion.v1 if auth.version == "1" else SnmpVersion.v2c
     return {"community": auth.community.get_secret_value(), "version": version}
@@ -130,7 +131,7 @@ def session_kwargs(auth: CommunityAuth | UsmAuth) -> dict[str, Any]:
 def open_session(
     addr: str,
     port: int,
-    auth: CommunityAuth | UsmAuth,
+    auth: Credentials,
     timeout: float,
     max_repetitions: int,
     engine_id: bytes | None = None,
@@ -156,11 +157,11 @@ class GufoClient:
         self,
         addr: str,
         port: int,
-        auth: CommunityAuth | UsmAuth,
+        auth: Credentials,
         max_repetitions: int,
         engine_id: bytes | None = None,
     ) -> None:
-        self._v3 = isinstance(auth, UsmAuth)
+        self._v3 = auth.version == "3"
         self._session: CountingSession | None = open_session(
             addr, port, auth, 1.0, max_repetitions, engine_id
         )

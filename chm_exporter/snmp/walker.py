@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
-from chm_exporter.config import CommunityAuth, SnmpSettings, UsmAuth
 from chm_exporter.errors import SnmpProbeError
 from chm_exporter.probelog import ProbeLog
 from chm_exporter.snmp.client import (
@@ -32,12 +31,14 @@ from chm_exporter.snmp.client import (
     AuthFailedError,
     ClientError,
     Connect,
+    Credentials,
     LibraryPanicError,
     NoSuchNameError,
     RefusedError,
     SnmpClient,
     UndecodableError,
     Varbinds,
+    WalkSettings,
 )
 from chm_exporter.snmp.session import GufoClient
 from chm_exporter.walk import WalkPlan, WalkResult
@@ -101,8 +102,8 @@ class Walker:
         self,
         addr: str,
         port: int,
-        auth: CommunityAuth | UsmAuth,
-        settings: SnmpSettings,
+        auth: Credentials,
+        settings: WalkSettings,
         log: ProbeLog,
         bulk_limits: MutableMapping[str, int] | None = None,
         column_rows: MutableMapping[str, int] | None = None,
@@ -111,7 +112,7 @@ class Walker:
         connect: Connect | None = None,
     ) -> None:
         self._where = f"{addr}:{port}"
-        self._v3 = isinstance(auth, UsmAuth)
+        self._v3 = auth.version == "3"
         self._settings = settings
         self._log = log
         self._limits: MutableMapping[str, int] = bulk_limits if bulk_limits is not None else {}
