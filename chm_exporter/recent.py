@@ -18,6 +18,8 @@ class ProbeRecord:
     success: bool
     duration: float
     log: str
+    auth: str = ""
+    """The credentials' names the probers used (never a secret)."""
     at: float = field(default_factory=time.time)
 
 
@@ -30,10 +32,10 @@ class RecentProbes:
         self.failures: deque[ProbeRecord] = deque(maxlen=size)
 
     def add(
-        self, target: str, module: str, success: bool, duration: float, log: str
+        self, target: str, module: str, success: bool, duration: float, log: str, auth: str = ""
     ) -> ProbeRecord:
         """Record a finished probe and return its record."""
-        record = ProbeRecord(next(self._ids), target, module, success, duration, log)
+        record = ProbeRecord(next(self._ids), target, module, success, duration, log, auth)
         (self.successes if success else self.failures).append(record)
         return record
 
@@ -43,3 +45,7 @@ class RecentProbes:
             if record.id == probe_id:
                 return record
         return None
+
+    def last_success(self, module: str) -> ProbeRecord | None:
+        """The most recent successful probe of `module`, if one is still kept."""
+        return next((r for r in reversed(self.successes) if r.module == module), None)

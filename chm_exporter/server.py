@@ -9,6 +9,7 @@ import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 import yaml
 from aiohttp import web
@@ -108,7 +109,12 @@ async def probe(request: web.Request) -> web.Response:
     finally:
         state.metrics.in_flight.dec()
     state.recent.add(
-        str(req.target), req.module_name, outcome.success, outcome.duration, outcome.log.text()
+        str(req.target),
+        req.module_name,
+        outcome.success,
+        outcome.duration,
+        outcome.log.text(),
+        ",".join(dict.fromkeys(req.credentials.values())),
     )
     body = outcome.sink.render()
     if req.debug:
@@ -162,11 +168,7 @@ async def landing(request: web.Request) -> web.Response:
     """GET /: version, modules, recent probes with links to their logs."""
     state = request.app[STATE]
     config = state.loaded.config
-    modules = "".join(
-        f'<li><a href="/probe?target=127.0.0.1&amp;module={html.escape(n)}&amp;debug=true">'
-        f"{html.escape(n)}</a></li>"
-        for n in config.module_names
-    )
+    modules = "".join(_module_item(n, state.recent.last_success(n)) for n in config.module_names)
     page = f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>CHM exporter</title>
 <style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}}
@@ -188,10 +190,27 @@ td,th{{border:1px solid #ccc;padding:.2em .6em;text-align:left}} .fail{{color:#b
     return web.Response(text=page, content_type="text/html")
 
 
+def _module_item(name: str, last: ProbeRecord | None) -> str:
+    """A module with a debug link to the last target it succeeded on (127.0.0.1 answers
+    nothing: without a success yet, the form above is the way)."""
+    if last is None:
+        return f"<li>{html.escape(name)}: no successful probe yet; probe one with the form</li>"
+    query = urlencode(
+        {"target": last.target, "module": name, "auth": last.auth, "debug": "true"}
+        if last.auth
+        else {"target": last.target, "module": name, "debug": "true"}
+    )
+    return (
+        f'<li>{html.escape(name)}: <a href="/probe?{html.escape(query)}">'
+        f"probe {html.escape(last.target)} again (debug)</a></li>"
+    )
+
+
 def _table(records: object) -> str:
     rows = "".join(
         f"<tr><td>{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(r.at))}</td>"
         f"<td>{html.escape(r.target)}</td><td>{html.escape(r.module)}</td>"
+        f"<td>{html.escape(r.auth)}</td>"
         f'<td class="{"" if r.success else "fail"}">{"success" if r.success else "failure"}</td>'
         f'<td>{r.duration:.3f}s</td><td><a href="/logs?id={r.id}">log</a></td></tr>'
         for r in reversed(list(records))  # type: ignore[call-overload]
@@ -200,7 +219,7 @@ def _table(records: object) -> str:
     if not rows:
         return "<p>none yet</p>"
     return (
-        "<table><tr><th>time</th><th>target</th><th>module</th><th>result</th>"
+        "<table><tr><th>time</th><th>target</th><th>module</th><th>auth</th><th>result</th>"
         f"<th>duration</th><th>debug</th></tr>{rows}</table>"
     )
 

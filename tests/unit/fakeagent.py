@@ -11,9 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal
 
+import pytest
+
+from chm_exporter import probers
 from chm_exporter.config import CommunityAuth, SnmpSettings, UsmAuth
+from chm_exporter.probers import snmp as snmp_prober
 from chm_exporter.snmp.client import (
     LibraryPanicError,
     NoSuchNameError,
@@ -175,3 +180,16 @@ class FakeColumnWalk:
 def values_of(pairs: Mapping[str, RawValue]) -> dict[str, RawValue]:
     """A copy of the agent's values (tests change it between probes)."""
     return dict(pairs)
+
+
+def serve_snmp_from(agent: FakeAgent, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the SNMP prober talk to `agent` (for every target) instead of gufo-snmp."""
+    real = probers.PROBERS["snmp"]
+    collect = partial(snmp_prober.collect, connect=agent.factory)
+    monkeypatch.setitem(
+        probers.PROBERS,
+        "snmp",
+        probers.Prober(
+            real.settings, real.new_raw, collect, real.emit, real.credentials, real.merge
+        ),
+    )

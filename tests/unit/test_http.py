@@ -1,6 +1,7 @@
 """The HTTP layer through aiohttp's test client: 400s, masking, reload, never a 500."""
 
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from chm_exporter.config import load_config
 from chm_exporter.server import create_app
 from tests.unit.clients import Client, ClientFactory
+from tests.unit.fakeagent import FakeAgent, serve_snmp_from
 
 CONFIG = """\
 auths:
@@ -154,3 +156,46 @@ async def test_self_metrics_count_probes_by_result(client: Client) -> None:
     ]
     assert float(timeouts[0].split()[1]) >= 1
     assert "process_resident_memory_bytes" in text
+
+
+async def test_an_empty_module_is_recorded_as_auto(client: Client) -> None:
+    for module in ("", " , "):
+        resp = await client.get("/probe", params={"target": "127.0.0.1:9", "module": module})
+        assert resp.status == 200
+    text = await (await client.get("/metrics")).text()
+    assert 'chm_exporter_probes_total{module="auto",prober="snmp",result="failure"} 2.0' in text
+    assert 'module=""' not in text
+
+
+async def test_an_unanswered_explicit_module_emits_no_device_identity(client: Client) -> None:
+    text = await (await client.get("/probe?target=127.0.0.1:9&module=if_mib")).text()
+    assert 'probe_success{prober="snmp"} 0' in text
+    assert "chm_device_info" not in text
+    assert "chm_device_system_info" not in text
+
+
+async def test_a_refused_port_is_reported_as_refused_at_once(client: Client) -> None:
+    # module auto: 2 s timeout, 2 retries; the closed port's ICMP answer ends it at once
+    started = time.monotonic()
+    debug = await (await client.get("/probe?target=127.0.0.1:9&debug=true")).text()
+    assert time.monotonic() - started < 1.0
+    assert "127.0.0.1:9 refused (ICMP port unreachable" in debug
+    assert "no answer from" not in debug
+
+
+async def test_landing_shows_auths_and_links_modules_to_a_target_that_answered(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent = FakeAgent({"1.3.6.1.2.1.1.5.0": b"sw1", "1.3.6.1.2.1.2.2.1.2.1": b"eth1"})
+    serve_snmp_from(agent, monkeypatch)
+    ok = await (await client.get("/probe?target=192.0.2.7&module=if_mib&auth=v3")).text()
+    assert 'probe_success{prober="snmp"} 1' in ok
+    await client.get("/probe?target=192.0.2.8&module=if_mib")  # the default auth, public_v2
+    page = await (await client.get("/")).text()
+    assert "<td>v3</td>" in page
+    assert "<td>public_v2</td>" in page
+    assert (
+        'href="/probe?target=192.0.2.8&amp;module=if_mib&amp;auth=public_v2&amp;debug=true"' in page
+    )
+    assert "ping: no successful probe yet" in page
+    assert "target=127.0.0.1" not in page

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from functools import partial
 
 import pytest
 from multidict import MultiDict
@@ -18,14 +17,14 @@ from chm_exporter.devicecache import DeviceCache
 from chm_exporter.exposition import MetricSink
 from chm_exporter.probe import ProbeOutcome, parse_request, run_probe
 from chm_exporter.probelog import ProbeLog
-from chm_exporter.probers import PROBERS, ProbeContext, Prober
+from chm_exporter.probers import ProbeContext, Prober
 from chm_exporter.probers import snmp as snmp_prober
 from chm_exporter.probers.snmp.autoselect import SYS_OBJECT_ID
 from chm_exporter.probers.snmp.device import SnmpDeviceState
 from chm_exporter.profiles import load_profiles
 from chm_exporter.selfmetrics import SelfMetrics
 from chm_exporter.walk import RawValue, WalkResult
-from tests.unit.fakeagent import FakeAgent
+from tests.unit.fakeagent import FakeAgent, serve_snmp_from
 
 CONFIG = """\
 modules:
@@ -62,13 +61,7 @@ def _device(rows: int = 3, uptime: int = 100_000) -> dict[str, RawValue]:
 def agent(monkeypatch: pytest.MonkeyPatch) -> FakeAgent:
     """A fake agent that the SNMP prober talks to instead of gufo-snmp."""
     fake = FakeAgent(_device())
-    real = PROBERS["snmp"]
-    collect = partial(snmp_prober.collect, connect=fake.factory)
-    monkeypatch.setitem(
-        probers.PROBERS,
-        "snmp",
-        Prober(real.settings, real.new_raw, collect, real.emit, real.credentials, real.merge),
-    )
+    serve_snmp_from(fake, monkeypatch)
     return fake
 
 

@@ -145,7 +145,8 @@ async def test_an_agent_answering_instantly_forever_is_stopped_at_the_deadline()
     started = time.monotonic()
     with pytest.raises(TimeoutError):
         await walker.run(WalkPlan(walks=[ENDLESS]), result)
-    assert time.monotonic() - started < 0.3 + 0.1
+    elapsed = time.monotonic() - started
+    assert elapsed < 0.3 + 0.1, (elapsed, len(result.column(ENDLESS)))
     assert len(result.column(ENDLESS)) > 10  # partial rows are kept
     # every request waited at most the time left, never the configured 2 s
     assert all(r.timeout <= 0.3 for r in agent.requests)
