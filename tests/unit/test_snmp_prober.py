@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 from multidict import MultiDict
@@ -101,14 +101,14 @@ async def test_a_reboot_seen_in_the_walked_uptime_makes_auto_select_again(
     assert len(selecting) == 2
 
 
-def test_reboot_detection_reads_the_walk_not_the_metrics() -> None:
+def test_reboot_detection_reads_the_walk_not_the_metrics(loaded: LoadedConfig) -> None:
     """No profile evaluated, no uptime metric rendered: the walked sysUpTime still tells."""
     state = SnmpDeviceState(profiles=("standard",), uptime=1000.0)
     raw = snmp_prober.SnmpRaw(device=state)
     raw.result.add_scalar(SYS_UPTIME, 500)  # hundredths: 5 s
     ctx = ProbeContext(
-        request=None,  # type: ignore[arg-type]  # emit reads no request
-        config=None,  # type: ignore[arg-type]
+        request=parse_request(MultiDict({"target": "192.0.2.1"}), {}, loaded, 0.0),
+        config=loaded,
         log=ProbeLog("t", "t"),
         deadline=0.0,
         devices=DeviceCache(),
@@ -154,12 +154,18 @@ async def test_an_endless_table_is_answered_by_the_deadline_with_partial_metrics
     assert agent.opened == agent.closed
 
 
-def _icmp_prober_with(collect: Callable[..., object]) -> Prober[IcmpSettings, list[int]]:
+def _no_items() -> list[int]:
+    return []
+
+
+def _icmp_prober_with(
+    collect: Callable[[ProbeContext, IcmpSettings, list[int]], Awaitable[None]],
+) -> Prober[IcmpSettings, list[int]]:
     def emit(ctx: ProbeContext, settings: IcmpSettings, raw: list[int], sink: MetricSink) -> bool:
         sink.add("probe_test_items", len(raw), None, "Items collected.")
         return True
 
-    return Prober(IcmpSettings, list, collect, emit)  # type: ignore[arg-type]
+    return Prober(IcmpSettings, _no_items, collect, emit)
 
 
 async def test_a_collect_that_swallows_cancellation_does_not_delay_the_answer(

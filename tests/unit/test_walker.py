@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Literal
 
 import pytest
 
@@ -79,8 +80,10 @@ async def test_row_counts_size_the_next_bulk_and_rows_continue_after_the_last() 
 
 
 @pytest.mark.parametrize("too_big", ["timeout", "undecodable"])
-async def test_a_reply_too_big_shrinks_the_bulk_and_is_remembered(too_big: str) -> None:
-    agent = FakeAgent(_device(rows=8), max_reply_varbinds=6, too_big=too_big)  # type: ignore[arg-type]
+async def test_a_reply_too_big_shrinks_the_bulk_and_is_remembered(
+    too_big: Literal["timeout", "undecodable"],
+) -> None:
+    agent = FakeAgent(_device(rows=8), max_reply_varbinds=6, too_big=too_big)
     limits: dict[str, int] = {}
     result = WalkResult()
     await _walker(agent, limits=limits, max_repetitions=25).run(
