@@ -37,7 +37,6 @@ from chm_exporter.snmp.client import (
     RefusedError,
     SnmpClient,
     UndecodableError,
-    Varbinds,
     WalkSettings,
 )
 from chm_exporter.snmp.session import GufoClient
@@ -78,6 +77,10 @@ class _DeviceDownError(_StopError):
 
 class _DeadlineReachedError(_StopError):
     """The deadline came before the next request."""
+
+
+def _value_size(value: object) -> int:
+    return len(value) if isinstance(value, bytes | str) else 0
 
 
 def bulk_size(cap: int, rows: int | None) -> int:
@@ -206,22 +209,18 @@ class Walker:
             raise _DeadlineReachedError(f"deadline reached; {self.stats.pdus_sent} PDUs done")
         return min(self._settings.timeout, left)
 
-    def _account(self, varbinds: Varbinds) -> None:
-        """Count what arrived against the probe's budget.
+    def _account(self, varbinds: int, size: int) -> None:
+        """Count what arrived (`varbinds` holding `size` bytes) against the probe's budget.
 
         Raises:
             _DeviceDownError: more varbinds or bytes than the settings allow.
         """
         stats = self.stats
-        stats.bytes += sum(
-            len(oid) + VARBIND_OVERHEAD_BYTES + (len(v) if isinstance(v, bytes | str) else 0)
-            for oid, v in varbinds
-        )
-        self._held += len(varbinds)
-        held = self._held
-        if held > self._settings.max_varbinds or stats.bytes > self._settings.max_bytes:
+        self._held += varbinds
+        stats.bytes += size + varbinds * VARBIND_OVERHEAD_BYTES
+        if self._held > self._settings.max_varbinds or stats.bytes > self._settings.max_bytes:
             raise _DeviceDownError(
-                f"budget exceeded: {held} varbinds, {stats.bytes} bytes (max_varbinds "
+                f"budget exceeded: {self._held} varbinds, {stats.bytes} bytes (max_varbinds "
                 f"{self._settings.max_varbinds}, max_bytes {self._settings.max_bytes})"
             )
 
@@ -266,7 +265,7 @@ class Walker:
                 except NoSuchNameError:
                     continue
         self._alive = True
-        self._account(list(values.items()))
+        self._account(len(values), sum(len(oid) + _value_size(v) for oid, v in values.items()))
         self.stats.varbinds += len(values)
         for oid, value in values.items():
             result.add_scalar(oid, value)
@@ -285,7 +284,7 @@ class Walker:
                 while more:
                     rows, more = await walk.next_batch(self._timeout())
                     self._alive = True
-                    self._account(rows)
+                    size = 0
                     for oid, value in rows:
                         index = oid[cut:]
                         if index in bucket:
@@ -293,6 +292,10 @@ class Walker:
                             more = False
                             break
                         bucket[index] = value
+                        if value.__class__ is bytes or value.__class__ is str:
+                            size += len(value)
+                    # OIDs counted as the column's length plus an index of up to 8 bytes
+                    self._account(len(rows), size + len(rows) * (cut + 8))
                 self.stats.varbinds += len(bucket)
                 self._rows[column] = len(bucket)
                 return
