@@ -11,7 +11,7 @@ from chm_exporter.config import load_config
 from chm_exporter.server import create_app
 from tests.integration import corpus
 from tests.integration.exposition import parse_exposition
-from tests.integration.harness import probe_text, write_config
+from tests.integration.harness import CORPUS_MODULE_TIMEOUT, probe_text, write_config
 from tests.servers.snmpsim import Snmpsim
 from tests.unit.clients import Client, ClientFactory
 
@@ -71,7 +71,10 @@ def corpus_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
     )
     modules = {
-        "if_mib": {"snmp": {"profiles": ["system", "if_mib"], "timeout": 3, "retries": 2}},
+        "if_mib": {
+            "timeout": CORPUS_MODULE_TIMEOUT,
+            "snmp": {"profiles": ["system", "if_mib"], "timeout": 3, "retries": 2},
+        },
         "ipstats": {"snmp": {"profiles": ["ipstats"]}},
         "bulk50": {"snmp": {"profiles": ["qbridge"], "max_repetitions": 50, "timeout": 1}},
         "compat": {"compat": "snmp_exporter", "snmp": {"profiles": ["if_mib"]}},

@@ -15,7 +15,7 @@ import pytest
 from chm_exporter.config import load_config
 from chm_exporter.server import create_app
 from tests.integration import corpus
-from tests.integration.harness import probe_text, write_config
+from tests.integration.harness import CORPUS_MODULE_TIMEOUT, probe_text, write_config
 from tests.servers.snmpsim import Snmpsim
 from tests.unit.clients import Client, ClientFactory
 
@@ -27,7 +27,9 @@ UPDATE = os.environ.get("CHM_UPDATE_GOLDEN") == "1"
 
 @pytest.fixture(scope="module")
 def config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    modules = {"auto": {"snmp": {"profiles": ["auto"], "timeout": 3}}}
+    modules = {
+        "auto": {"timeout": CORPUS_MODULE_TIMEOUT, "snmp": {"profiles": ["auto"], "timeout": 3}}
+    }
     return write_config(tmp_path_factory.mktemp("golden"), corpus.communities(), modules)
 
 
