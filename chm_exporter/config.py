@@ -7,74 +7,33 @@ names the field it is about. Secrets may be written inline, as ``<name>_file: /p
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
-    PlainSerializer,
     SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from chm_exporter.configbase import Secret
+from chm_exporter.configbase import StrictModel as _Model
+from chm_exporter.configbase import expand_secrets as _expand_secrets
 from chm_exporter.duration import Duration
 from chm_exporter.errors import ConfigError
 from chm_exporter.profiles.loader import load_profiles
 from chm_exporter.profiles.model import Profile
+from chm_exporter.ssh.config import SshAuth, SshSettings
 from chm_exporter.validation import format_validation_error as format_validation_error
 from chm_exporter.walk import WalkPlan
 
-Secret = Annotated[SecretStr, PlainSerializer(lambda _s: "<secret>", when_used="always")]
-
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 AUTO_MODULE = "auto"
 AUTO_PROFILES = "auto"
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _expand_secrets(data: Any, secret_fields: tuple[str, ...]) -> Any:
-    """Resolve `<name>_file` and `${ENV}` for the named secret fields of a mapping."""
-    if not isinstance(data, dict):
-        return data
-    out = dict(data)
-    for name in secret_fields:
-        file_key = f"{name}_file"
-        if file_key in out:
-            if name in out:
-                raise ValueError(f"give either {name} or {file_key}, not both")
-            path = Path(str(out.pop(file_key)))
-            try:
-                out[name] = path.read_text(encoding="utf-8").rstrip("\r\n")
-            except OSError as exc:
-                raise ValueError(f"{file_key}: cannot read {path}: {exc.strerror}") from None
-        value = out.get(name)
-        if isinstance(value, str):
-            out[name] = _ENV_REF.sub(partial(_env_match, name), value)
-    return out
-
-
-def _env_match(field_name: str, match: re.Match[str]) -> str:
-    return _env(field_name, match.group(1))
-
-
-def _env(field_name: str, var: str) -> str:
-    value = os.environ.get(var)
-    if value is None:
-        raise ValueError(f"{field_name}: environment variable {var} is not set")
-    return value
 
 
 class CommunityAuth(_Model):
@@ -170,6 +129,7 @@ class Module(_Model):
     compat: list[Literal["snmp_exporter"]] = Field(default_factory=list)
     snmp: SnmpSettings | None = None
     icmp: IcmpSettings | None = None
+    ssh: SshSettings | None = None
 
     @field_validator("compat", mode="before")
     @classmethod
@@ -178,8 +138,8 @@ class Module(_Model):
 
     @model_validator(mode="after")
     def _has_prober(self) -> Module:
-        if self.snmp is None and self.icmp is None:
-            raise ValueError("a module needs at least one prober (snmp, icmp)")
+        if self.snmp is None and self.icmp is None and self.ssh is None:
+            raise ValueError("a module needs at least one prober (snmp, icmp, ssh)")
         return self
 
 
@@ -191,6 +151,7 @@ class Config(_Model):
     """The whole configuration file."""
 
     auths: dict[str, Auth] = Field(default_factory=_default_auths)
+    ssh_auths: dict[str, SshAuth] = Field(default_factory=dict)
     modules: dict[str, Module] = Field(default_factory=dict)
     profile_dirs: list[Path] = Field(default_factory=list)
 
@@ -212,6 +173,17 @@ class Config(_Model):
         if not value:
             raise ValueError("at least one auth is needed")
         return value
+
+    @model_validator(mode="after")
+    def _ssh_auths_exist(self) -> Config:
+        for name, module in self.modules.items():
+            if module.ssh is not None and module.ssh.auth not in self.ssh_auths:
+                known = ", ".join(sorted(self.ssh_auths)) or "none"
+                raise ValueError(
+                    f"modules.{name}.ssh.auth: unknown ssh auth {module.ssh.auth!r} "
+                    f"(known: {known})"
+                )
+        return self
 
     def module(self, name: str) -> Module | None:
         """The module `name`; `auto` exists even when the file does not define it."""

@@ -7,7 +7,8 @@ ChmError                  base of everything the exporter raises on purpose
 └── ProbeError            a device failed during a probe (probe_success 0, never a 500)
     ├── ResolveError      the target's name has no address
     ├── SnmpProbeError    the SNMP agent timed out, refused auth, or sent garbage
-    └── IcmpProbeError    ICMP sockets are unavailable or the host did not answer
+    ├── IcmpProbeError    ICMP sockets are unavailable or the host did not answer
+    └── SshProbeError     SSH login, host key, command or session failure (with a reason)
 """
 
 
@@ -48,3 +49,11 @@ class SnmpProbeError(ProbeError):
 
 class IcmpProbeError(ProbeError):
     """ICMP failure: no socket permission, unreachable host."""
+
+
+class SshProbeError(ProbeError):
+    """SSH failure; `reason` is one word for self-metrics (auth, host_key, timeout, ...)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason

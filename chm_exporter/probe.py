@@ -29,6 +29,7 @@ from chm_exporter.probers import PROBERS, ProbeContext, Prober, ProbeRequest
 from chm_exporter.probers import settings_of as prober_settings
 from chm_exporter.probers.context import single_param
 from chm_exporter.selfmetrics import SelfMetrics
+from chm_exporter.ssh.sessions import SessionPool
 from chm_exporter.target import parse_target
 
 SCRAPE_TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
@@ -144,6 +145,7 @@ async def run_probe(
     loaded: LoadedConfig,
     devices: DeviceCache,
     metrics: SelfMetrics,
+    ssh: SessionPool,
 ) -> ProbeOutcome:
     """Run every prober of the request's module concurrently; never raises for a device."""
     loop = asyncio.get_running_loop()
@@ -153,7 +155,7 @@ async def run_probe(
     log.info(
         "probe %s module=%s timeout=%.3fs", request.target, request.module_name, request.timeout
     )
-    ctx = ProbeContext(request, loaded, log, deadline, devices, metrics)
+    ctx = ProbeContext(request, loaded, log, deadline, devices, metrics, ssh)
     runs = [
         _Run(name, prober, settings, prober.new_raw())
         for name, prober in PROBERS.items()

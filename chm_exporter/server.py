@@ -21,6 +21,7 @@ from chm_exporter.errors import ConfigError, RequestError
 from chm_exporter.probe import parse_request, run_probe
 from chm_exporter.recent import ProbeRecord, RecentProbes
 from chm_exporter.selfmetrics import SelfMetrics
+from chm_exporter.ssh.sessions import SessionPool
 from chm_exporter.version import __version__
 
 EXPOSITION_CONTENT_TYPE = "text/plain"
@@ -35,6 +36,7 @@ class ExporterState:
     timeout_offset: float
     version: str
     metrics: SelfMetrics
+    ssh: SessionPool
     devices: DeviceCache = field(default_factory=DeviceCache)
     recent: RecentProbes = field(default_factory=RecentProbes)
     reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -67,13 +69,20 @@ def create_app(
     loaded: LoadedConfig, timeout_offset: float = 0.5, version: str | None = None
 ) -> web.Application:
     """Build the exporter's application around a loaded config."""
+    metrics = SelfMetrics(version or __version__)
+    state_dir = loaded.path.parent if loaded.path is not None else None
     state = ExporterState(
-        loaded, timeout_offset, version or __version__, SelfMetrics(version or __version__)
+        loaded,
+        timeout_offset,
+        version or __version__,
+        metrics,
+        SessionPool(metrics.registry, state_dir=state_dir),
     )
     state.metrics.reload_ok.set(1)
     state.metrics.reload_time.set(time.time())
     app = web.Application(middlewares=[_errors_middleware])
     app[STATE] = state
+    app.on_cleanup.append(_close_ssh_sessions)
     app.router.add_get("/", landing)
     app.router.add_get("/probe", probe)
     app.router.add_get("/metrics", self_metrics)
@@ -84,6 +93,10 @@ def create_app(
     app.router.add_get("/config", show_config)
     app.router.add_get("/logs", show_log)
     return app
+
+
+async def _close_ssh_sessions(app: web.Application) -> None:
+    await app[STATE].ssh.close()
 
 
 @web.middleware
@@ -105,7 +118,7 @@ async def probe(request: web.Request) -> web.Response:
     req = parse_request(request.query, request.headers, loaded, state.timeout_offset)
     state.metrics.in_flight.inc()
     try:
-        outcome = await run_probe(req, loaded, state.devices, state.metrics)
+        outcome = await run_probe(req, loaded, state.devices, state.metrics, state.ssh)
     finally:
         state.metrics.in_flight.dec()
     state.recent.add(

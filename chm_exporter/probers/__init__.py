@@ -34,9 +34,10 @@ from __future__ import annotations
 from typing import Any
 
 from chm_exporter.config import IcmpSettings, Module, SnmpSettings
-from chm_exporter.probers import icmp, snmp
+from chm_exporter.probers import icmp, snmp, ssh
 from chm_exporter.probers.base import Prober
 from chm_exporter.probers.context import ProbeContext, ProbeRequest
+from chm_exporter.ssh.config import SshSettings
 
 PROBERS: dict[str, Prober[Any, Any]] = {
     "snmp": Prober(
@@ -48,6 +49,7 @@ PROBERS: dict[str, Prober[Any, Any]] = {
         merge=snmp.merge,
     ),
     "icmp": Prober(IcmpSettings, icmp.IcmpRaw, icmp.collect, icmp.emit),
+    "ssh": Prober(SshSettings, ssh.SshRaw, ssh.collect, ssh.emit, credentials=ssh.credentials),
 }
 
 _MODULE_COMMON_FIELDS = frozenset({"timeout", "compat"})

@@ -11,6 +11,7 @@ from chm_exporter.devicecache import DeviceCache
 from chm_exporter.errors import RequestError
 from chm_exporter.probelog import ProbeLog
 from chm_exporter.selfmetrics import SelfMetrics
+from chm_exporter.ssh.sessions import SessionPool
 from chm_exporter.target import IpFamily, Target, resolve
 
 
@@ -63,6 +64,7 @@ class ProbeContext:
     deadline: float
     devices: DeviceCache
     metrics: SelfMetrics
+    ssh: SessionPool
     _resolved: dict[tuple[IpFamily, bool], str] = field(default_factory=dict)
 
     async def address(self, preferred: IpFamily = "ip4", fallback: bool = True) -> str:

@@ -1,0 +1,111 @@
+"""Host-key policies: a known_hosts file, trust on first use pinned in a state file, or off.
+
+The check runs inside asyncssh's key exchange (``validate_host_public_key``), before any
+password is sent, so a changed key never receives the credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+
+from chm_exporter.ssh.config import HostKeyPolicy
+
+_log = logging.getLogger(__name__)
+
+
+class TofuStore:
+    """Host keys pinned on first use, in a known_hosts-format file (``[host]:port key``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._pins: dict[str, str] | None = None
+        self._save_failed = False
+
+    def _load(self) -> dict[str, str]:
+        if self._pins is None:
+            self._pins = {}
+            try:
+                text = self.path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                text = ""
+            for line in text.splitlines():
+                parts = line.split()
+                if len(parts) >= 3 and not line.startswith("#"):
+                    self._pins[parts[0]] = f"{parts[1]} {parts[2]}"
+        return self._pins
+
+    def check(self, host: str, port: int, key: asyncssh.SSHKey) -> bool:
+        """True when `key` is the pinned key of host:port, or none was pinned (then it is)."""
+        name = f"[{host}]:{port}"
+        offered = key.export_public_key().decode().split()
+        offered_text = f"{offered[0]} {offered[1]}"
+        with self._lock:
+            pins = self._load()
+            pinned = pins.get(name)
+            if pinned is not None:
+                return pinned == offered_text
+            pins[name] = offered_text
+            self._save(pins)
+            _log.info("ssh: pinned the host key of %s (%s) on first use", name, offered[0])
+            return True
+
+    def _save(self, pins: dict[str, str]) -> None:
+        body = "".join(f"{name} {key}\n" for name, key in sorted(pins.items()))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".chm_ssh_known_hosts.")
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(body)
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            if not self._save_failed:
+                _log.error("ssh: cannot save pinned host keys to %s: %s", self.path, exc)
+                self._save_failed = True
+
+
+class HostKeys:
+    """The exporter's host-key checking, shared by every session."""
+
+    def __init__(self) -> None:
+        self._tofu: dict[Path, TofuStore] = {}
+        self._warned: set[tuple[str, int]] = set()
+
+    def connect_options(
+        self, policy: HostKeyPolicy, file: Path | None, host: str, port: int
+    ) -> dict[str, Any]:
+        """asyncssh connect() options for `policy`: known_hosts and a client factory."""
+        if policy == "known_hosts":
+            assert file is not None  # the config refuses known_hosts without a file
+            return {"known_hosts": str(file)}
+        if policy == "off":
+            if (host, port) not in self._warned:
+                self._warned.add((host, port))
+                _log.warning("ssh: host key checking is off for %s:%d", host, port)
+            return {"known_hosts": None}
+        store = self._tofu.setdefault(file, TofuStore(file)) if file else None
+        if store is None:
+            raise ValueError("tofu needs a state file")
+        return {
+            "known_hosts": asyncssh.import_known_hosts(""),
+            "client_factory": lambda: _TofuClient(store, host, port),
+        }
+
+
+class _TofuClient(asyncssh.SSHClient):
+    def __init__(self, store: TofuStore, host: str, port: int) -> None:
+        self._store = store
+        self._host = host
+        self._port = port
+
+    def validate_host_public_key(
+        self, host: str, addr: str, port: int, key: asyncssh.SSHKey
+    ) -> bool:
+        return self._store.check(self._host, self._port, key)

@@ -1,0 +1,365 @@
+"""Persistent SSH sessions: one per device and credential, reused across scrapes.
+
+Each device has a :class:`DeviceSession` holding at most one logged-in scrapli driver and a lock,
+so one command stream runs per device at a time. A session that fails (timeout, disconnect, a
+cancelled command in mid-output) is closed and the next scrape logs in again. Sessions unused for
+`idle_close` seconds are closed by a sweeper. At most `max_sessions` are open at once; a probe
+that needs another first closes the least recently used idle one, else waits (counted).
+
+A wrong password or a refused host key fails the probe at once: there is no retry within the
+probe, so a bad credential costs one login attempt per scrape, never a storm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from asyncssh import KeyImportError, PermissionDenied
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from scrapli.driver import AsyncNetworkDriver
+from scrapli.driver.network.base_driver import PrivilegeLevel
+from scrapli.exceptions import (
+    ScrapliAuthenticationFailed,
+    ScrapliConnectionError,
+    ScrapliConnectionNotOpened,
+    ScrapliException,
+    ScrapliTimeout,
+)
+
+from chm_exporter.errors import SshProbeError
+from chm_exporter.ssh.config import DEFAULT_TOFU_FILE, SshAuth, SshSettings
+from chm_exporter.ssh.hostkeys import HostKeys
+from chm_exporter.ssh.profile import CliProfile
+
+_log = logging.getLogger(__name__)
+
+DEFAULT_MAX_SESSIONS = 1000
+MAX_DEVICES = 20000
+FAILURE_REASONS = ("auth", "host_key", "timeout", "connection", "command", "other")
+_SWEEP_SECONDS = 5.0
+
+
+class SshMetrics:
+    """The SSH self-metrics on /metrics."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        r = registry
+        self.open = Gauge("chm_exporter_ssh_sessions_open", "SSH sessions open now.", registry=r)
+        self.logins = Counter(
+            "chm_exporter_ssh_logins", "SSH logins that succeeded (new sessions).", registry=r
+        )
+        self.reuses = Counter(
+            "chm_exporter_ssh_session_reuses",
+            "Probes that ran on an already open SSH session.",
+            registry=r,
+        )
+        self.failures = Counter(
+            "chm_exporter_ssh_failures",
+            "SSH failures by reason (auth, host_key, timeout, connection, command, other).",
+            ["reason"],
+            registry=r,
+        )
+        self.waits = Counter(
+            "chm_exporter_ssh_session_waits",
+            "Probes that waited for a free session slot (the global cap was reached).",
+            registry=r,
+        )
+        self.wait_seconds = Counter(
+            "chm_exporter_ssh_session_wait_seconds",
+            "Time probes spent waiting for a free session slot.",
+            registry=r,
+        )
+        self.closed_idle = Counter(
+            "chm_exporter_ssh_sessions_closed_idle",
+            "Sessions closed because they were unused for idle_close seconds, or to make room.",
+            registry=r,
+        )
+        for reason in FAILURE_REASONS:
+            self.failures.labels(reason)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionKey:
+    """What identifies one session: where, who, which platform."""
+
+    host: str
+    port: int
+    username: str
+    platform: str
+
+
+@dataclass(eq=False)
+class DeviceSession:
+    """One device's session, its lock, and what the SSH prober remembers about the device."""
+
+    key: SessionKey
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    driver: AsyncNetworkDriver | None = None
+    last_used: float = field(default_factory=time.monotonic)
+    idle_close: float = 600.0
+    memory: dict[str, Any] = field(default_factory=dict)  # e.g. the log watermark
+
+    @property
+    def is_open(self) -> bool:
+        """Whether a logged-in driver is held (it may still have died since)."""
+        return self.driver is not None
+
+
+def privilege_levels(profile: CliProfile) -> dict[str, PrivilegeLevel]:
+    """scrapli privilege levels for a profile: the command prompt, and the one before enable."""
+    levels = {
+        "privilege_exec": PrivilegeLevel(
+            pattern=profile.prompt,
+            name="privilege_exec",
+            previous_priv="exec" if profile.user_prompt else "",
+            deescalate="disable" if profile.user_prompt else "",
+            escalate=profile.enable if profile.user_prompt else "",
+            escalate_auth=bool(profile.user_prompt),
+            escalate_prompt=profile.enable_prompt if profile.user_prompt else "",
+        )
+    }
+    if profile.user_prompt:
+        levels["exec"] = PrivilegeLevel(
+            pattern=profile.user_prompt,
+            name="exec",
+            previous_priv="",
+            deescalate="",
+            escalate="",
+            escalate_auth=False,
+            escalate_prompt="",
+        )
+    return levels
+
+
+def failure_reason(exc: BaseException) -> tuple[str, str]:
+    """(reason, message) for an exception raised while logging in or running a command."""
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, ScrapliTimeout | TimeoutError):
+        return "timeout", f"timed out: {text}"
+    if isinstance(exc, ScrapliAuthenticationFailed | PermissionDenied):
+        if "host key" in text.lower() or "not trusted" in text.lower():
+            return "host_key", f"host key refused: {text}"
+        if "timed out" in text:
+            return "timeout", text
+        cause = exc.__cause__
+        if cause is not None and "host key" in str(cause).lower():
+            return "host_key", f"host key refused: {cause}"
+        return "auth", f"authentication failed: {text}"
+    if isinstance(exc, KeyImportError):
+        return "auth", f"cannot read the private key: {text}"
+    if "host key" in text.lower():
+        return "host_key", f"host key refused: {text}"
+    if isinstance(exc, ScrapliConnectionError | ScrapliConnectionNotOpened | OSError | EOFError):
+        return "connection", f"connection failed: {text}"
+    return "other", f"{type(exc).__name__}: {text}"
+
+
+class SessionPool:
+    """Every open SSH session of the exporter."""
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
+        state_dir: Path | None = None,
+    ) -> None:
+        self.metrics = SshMetrics(registry)
+        self.max_sessions = max_sessions
+        self.state_dir = state_dir or Path.cwd()
+        self.host_keys = HostKeys()
+        self._devices: OrderedDict[SessionKey, DeviceSession] = OrderedDict()
+        self._open = 0
+        self._slot_freed = asyncio.Condition()
+        self._sweeper: asyncio.Task[None] | None = None
+
+    def device(self, key: SessionKey) -> DeviceSession:
+        """The session record of `key` (created on first use; least recently used dropped)."""
+        entry = self._devices.get(key)
+        if entry is None:
+            entry = self._devices[key] = DeviceSession(key)
+            while len(self._devices) > MAX_DEVICES:
+                _, old = self._devices.popitem(last=False)
+                if old.driver is not None and not old.lock.locked():
+                    self._close_driver(old)
+        self._devices.move_to_end(key)
+        return entry
+
+    @contextlib.asynccontextmanager
+    async def session(
+        self, entry: DeviceSession, settings: SshSettings, auth: SshAuth, profile: CliProfile
+    ) -> AsyncIterator[tuple[AsyncNetworkDriver, bool]]:
+        """Hold the device's command stream: yields (driver, reused).
+
+        A failure (or a cancellation) inside the block closes the session, so the next scrape
+        logs in again.
+
+        Raises:
+            SshProbeError: login failed, with the reason.
+        """
+        async with entry.lock:
+            entry.idle_close = settings.idle_close
+            reused = entry.driver is not None and bool(entry.driver.isalive())
+            if entry.driver is not None and not reused:
+                self._close_driver(entry)
+            if not reused:
+                await self._take_slot()
+                try:
+                    entry.driver = await self._login(entry.key, settings, auth, profile)
+                except BaseException:
+                    await self._free_slot()
+                    raise
+                self.metrics.logins.inc()
+            else:
+                self.metrics.reuses.inc()
+            assert entry.driver is not None
+            try:
+                yield entry.driver, reused
+            except BaseException:
+                self._close_driver(entry)
+                await self._notify()
+                raise
+            finally:
+                entry.last_used = time.monotonic()
+        self._ensure_sweeper()
+
+    async def _login(
+        self, key: SessionKey, settings: SshSettings, auth: SshAuth, profile: CliProfile
+    ) -> AsyncNetworkDriver:
+        known = settings.known_hosts_file or self.state_dir / DEFAULT_TOFU_FILE
+        options: dict[str, Any] = self.host_keys.connect_options(
+            settings.host_key, known, key.host, key.port
+        )
+        if settings.keepalive_interval:
+            options["keepalive_interval"] = settings.keepalive_interval
+        if auth.passphrase is not None:
+            options["passphrase"] = auth.passphrase.get_secret_value()
+        if auth.private_key_file is None:
+            options["preferred_auth"] = ("keyboard-interactive", "password")
+
+        async def on_open(conn: AsyncNetworkDriver) -> None:
+            await conn.acquire_priv(conn.default_desired_privilege_level)
+            for command in profile.on_open:
+                await conn.send_command(command)
+
+        driver = AsyncNetworkDriver(
+            host=key.host,
+            port=key.port,
+            auth_username=auth.username,
+            auth_password=auth.password.get_secret_value() if auth.password else "",
+            auth_private_key=str(auth.private_key_file or ""),
+            auth_secondary=auth.enable_password.get_secret_value() if auth.enable_password else "",
+            auth_strict_key=False,  # checked by our own policy inside asyncssh (hostkeys.py)
+            privilege_levels=privilege_levels(profile),
+            default_desired_privilege_level="privilege_exec",
+            failed_when_contains=profile.failed_when_contains,
+            timeout_socket=settings.login_timeout,
+            timeout_transport=settings.command_timeout,
+            timeout_ops=settings.command_timeout,
+            transport="asyncssh",
+            transport_options={"asyncssh": options},
+            on_open=on_open,
+        )
+        try:
+            await driver.open()
+        except (ScrapliException, OSError, EOFError, KeyImportError, TimeoutError) as exc:
+            reason, message = failure_reason(exc)
+            self.metrics.failures.labels(reason).inc()
+            with contextlib.suppress(Exception):
+                await driver.close()
+            raise SshProbeError(message, reason) from exc
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await driver.close()
+            raise
+        self.metrics.open.inc()
+        return driver
+
+    def _close_driver(self, entry: DeviceSession) -> None:
+        driver, entry.driver = entry.driver, None
+        if driver is None:
+            return
+        with contextlib.suppress(Exception):
+            driver.transport.close()
+        self._open -= 1
+        self.metrics.open.dec()
+
+    async def _take_slot(self) -> None:
+        if self._open < self.max_sessions:
+            self._open += 1
+            return
+        if self._evict_idle():
+            self._open += 1
+            return
+        self.metrics.waits.inc()
+        started = time.monotonic()
+        try:
+            async with self._slot_freed:
+                while self._open >= self.max_sessions and not self._evict_idle():
+                    await self._slot_freed.wait()
+                self._open += 1
+        finally:
+            self.metrics.wait_seconds.inc(time.monotonic() - started)
+
+    async def _free_slot(self) -> None:
+        self._open -= 1
+        await self._notify()
+
+    async def _notify(self) -> None:
+        async with self._slot_freed:
+            self._slot_freed.notify()
+
+    def _evict_idle(self) -> bool:
+        """Close the least recently used open session nobody is using; False if none."""
+        idle = [e for e in self._devices.values() if e.driver is not None and not e.lock.locked()]
+        if not idle:
+            return False
+        victim = min(idle, key=lambda e: e.last_used)
+        self._close_driver(victim)
+        self.metrics.closed_idle.inc()
+        return True
+
+    def _ensure_sweeper(self) -> None:
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+
+    async def _sweep(self) -> None:
+        while any(e.driver is not None for e in self._devices.values()):
+            await asyncio.sleep(_SWEEP_SECONDS)
+            self.close_idle()
+
+    def close_idle(self, now: float | None = None) -> int:
+        """Close sessions unused longer than their idle_close; returns how many."""
+        now = time.monotonic() if now is None else now
+        closed = 0
+        for entry in list(self._devices.values()):
+            if (
+                entry.driver is not None
+                and not entry.lock.locked()
+                and now - entry.last_used > entry.idle_close
+            ):
+                self._close_driver(entry)
+                self.metrics.closed_idle.inc()
+                closed += 1
+        return closed
+
+    async def close(self) -> None:
+        """Close every session (application shutdown)."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        for entry in self._devices.values():
+            self._close_driver(entry)
+
+    @property
+    def open_sessions(self) -> int:
+        """Sessions open now."""
+        return self._open
