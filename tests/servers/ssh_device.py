@@ -54,10 +54,16 @@ class PlatformStyle:
 
 PLATFORMS: dict[str, PlatformStyle] = {
     "cisco_ios": PlatformStyle(
-        "{host}#", ("terminal length 0",), "{host}>", extra=("terminal width 511", "terminal width 512")
+        "{host}#",
+        ("terminal length 0",),
+        "{host}>",
+        extra=("terminal width 511", "terminal width 512"),
     ),
     "cisco_iosxe": PlatformStyle(
-        "{host}#", ("terminal length 0",), "{host}>", extra=("terminal width 511", "terminal width 512")
+        "{host}#",
+        ("terminal length 0",),
+        "{host}>",
+        extra=("terminal width 511", "terminal width 512"),
     ),
     "cisco_nxos": PlatformStyle(
         "{host}#", ("terminal length 0",), extra=("terminal width 511", "terminal width 512")

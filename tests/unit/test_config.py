@@ -24,6 +24,17 @@ modules:
     snmp: {profiles: [system, if_mib]}
   icmp:
     icmp: {count: 3}
+  ios_ssh:
+    ssh: {auth: lab, platform: cisco_iosxe, port: 22}
+ssh_auths:
+  lab:
+    username: netops
+    password_file: /run/secrets/ssh_password
+    enable_password: ${SSH_ENABLE}
+  keyed:
+    username: netops
+    private_key_file: /run/secrets/id_ed25519
+    passphrase: key-passphrase-4
 """
 
 
@@ -33,8 +44,14 @@ def example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     secret = tmp_path / "snmp_auth"
     secret.write_text("auth-secret-1\n")
     monkeypatch.setenv("SNMP_PRIV", "priv-secret-2")
+    monkeypatch.setenv("SSH_ENABLE", "enable-secret-3")
+    (tmp_path / "ssh_password").write_text("ssh-secret-5\n")
     path = tmp_path / "chm.yml"
-    path.write_text(ISSUE_EXAMPLE.replace("/run/secrets/snmp_auth", str(secret)))
+    path.write_text(
+        ISSUE_EXAMPLE.replace("/run/secrets/snmp_auth", str(secret)).replace(
+            "/run/secrets/ssh_password", str(tmp_path / "ssh_password")
+        )
+    )
     return path
 
 
@@ -47,15 +64,26 @@ def test_issue_example_loads(example: Path) -> None:
     assert auth.auth_password.get_secret_value() == "auth-secret-1"
     assert auth.priv_password.get_secret_value() == "priv-secret-2"
     assert loaded.config.default_auth == "public_v2"
-    assert loaded.config.module_names == ["auto", "icmp", "if_mib"]
+    assert loaded.config.module_names == ["auto", "icmp", "if_mib", "ios_ssh"]
+    lab = loaded.config.ssh_auths["lab"]
+    assert lab.password is not None and lab.password.get_secret_value() == "ssh-secret-5"
+    assert lab.enable_password is not None
+    assert lab.enable_password.get_secret_value() == "enable-secret-3"
     assert {"system", "if_mib"} <= set(loaded.profiles)
 
 
 def test_secrets_dump_as_secret(example: Path) -> None:
     dumped = yaml.safe_dump(load_config(example).config.model_dump(mode="json"))
-    for secret in ("auth-secret-1", "priv-secret-2", "community: public"):
+    for secret in (
+        "auth-secret-1",
+        "priv-secret-2",
+        "community: public",
+        "ssh-secret-5",
+        "enable-secret-3",
+        "key-passphrase-4",
+    ):
         assert secret not in dumped
-    assert dumped.count("<secret>") == 3
+    assert dumped.count("<secret>") == 6
 
 
 def _error(text: str) -> str:
@@ -95,6 +123,25 @@ def _error(text: str) -> str:
         ),
         ("auths: {a: {version: 2c, community: '${CHM_TEST_UNSET_VAR}'}}", "CHM_TEST_UNSET_VAR"),
         ("auths: {}", "auths: Value error, at least one auth"),
+        ("ssh_auths: {a: {username: u}}", "ssh_auths.a: give a password"),
+        (
+            "ssh_auths: {a: {username: u, password: p, passphrase: x}}",
+            "passphrase needs a private_key",
+        ),
+        (
+            "modules: {m: {ssh: {auth: nope, platform: cisco_ios}}}",
+            "modules.m.ssh.auth: unknown ssh auth 'nope'",
+        ),
+        (
+            "ssh_auths: {a: {username: u, password: p}}\n"
+            "modules: {m: {ssh: {auth: a, platform: cisco_ios, host_key: known_hosts}}}",
+            "host_key known_hosts needs known_hosts_file",
+        ),
+        (
+            "ssh_auths: {a: {username: u, password: p}}\n"
+            "modules: {m: {ssh: {auth: a, platform: vyos}}}",
+            "modules.m.ssh.platform",
+        ),
         ("[1, 2]", "top level must be a mapping"),
         ("a: [", "not valid YAML"),
     ],

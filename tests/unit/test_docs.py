@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from chm_exporter.catalogue import catalogue
 from chm_exporter.config import CommunityAuth, Config, IcmpSettings, Module, SnmpSettings, UsmAuth
 from chm_exporter.profiles import load_profiles
+from chm_exporter.ssh.config import SshAuth, SshSettings
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -24,7 +25,8 @@ def test_every_profile_metric_is_in_metrics_md(metric: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "model", [Config, Module, SnmpSettings, IcmpSettings, CommunityAuth, UsmAuth]
+    "model",
+    [Config, Module, SnmpSettings, IcmpSettings, CommunityAuth, UsmAuth, SshAuth, SshSettings],
 )
 def test_every_config_key_is_in_configuration_md(model: type[BaseModel]) -> None:
     text = (DOCS / "configuration.md").read_text()

@@ -20,13 +20,27 @@ auths:
     security_level: authPriv
     auth_password: auth-password-123
     priv_password: priv-password-456
+ssh_auths:
+  lab:
+    username: netops
+    password: ssh-password-789
+    enable_password: enable-secret-012
 modules:
   if_mib:
     snmp: {profiles: [system, if_mib], timeout: 0.2, retries: 0}
   ping:
     icmp: {count: 1}
+  ios_ssh:
+    timeout: 2
+    ssh: {auth: lab, platform: cisco_iosxe, host_key: "off"}
 """
-SECRETS = ("very-secret-community", "auth-password-123", "priv-password-456")
+SECRETS = (
+    "very-secret-community",
+    "auth-password-123",
+    "priv-password-456",
+    "ssh-password-789",
+    "enable-secret-012",
+)
 
 
 @pytest.fixture
@@ -56,7 +70,11 @@ async def _invalid_count(client: Client, reason: str) -> float:
         ("target=a&target=b", "target", "parameter 'target' is given 2 times"),
         ("target=sw1:99999", "target", "port '99999' is not a number"),
         ("target=[::1", "target", "without ']'"),
-        ("target=sw1&module=nope", "module", "unknown module 'nope' (known: auto, if_mib, ping)"),
+        (
+            "target=sw1&module=nope",
+            "module",
+            "unknown module 'nope' (known: auto, if_mib, ios_ssh, ping)",
+        ),
         ("target=sw1&module=if_mib,nope", "module", "unknown module 'nope'"),
         ("target=sw1&auth=nope", "auth", "unknown auth 'nope'"),
         ("target=sw1&auth=a&auth=b", "auth", "parameter 'auth' is given 2 times"),
@@ -103,6 +121,11 @@ async def test_debug_output_and_landing_page_carry_no_secret(client: Client) -> 
         assert "Module configuration:" in debug
         for secret in SECRETS:
             assert secret not in debug
+    debug = await (await client.get("/probe?target=127.0.0.1:9&module=ios_ssh&debug=true")).text()
+    assert 'probe_success{prober="ssh"} 0' in debug
+    assert "connection failed" in debug
+    for secret in SECRETS:
+        assert secret not in debug
     landing = await (await client.get("/")).text()
     assert "127.0.0.1:9" in landing
     for secret in SECRETS:

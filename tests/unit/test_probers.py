@@ -10,7 +10,7 @@ from chm_exporter.probers import icmp as icmp_prober
 
 def test_module_fields_match_the_prober_table() -> None:
     check_module_fields()
-    assert set(PROBERS) == {"snmp", "icmp"}
+    assert set(PROBERS) == {"snmp", "icmp", "ssh"}
 
 
 def test_a_prober_missing_from_module_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
