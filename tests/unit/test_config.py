@@ -66,7 +66,8 @@ def test_issue_example_loads(example: Path) -> None:
     assert loaded.config.default_auth == "public_v2"
     assert loaded.config.module_names == ["auto", "icmp", "if_mib", "ios_ssh"]
     lab = loaded.config.ssh_auths["lab"]
-    assert lab.password is not None and lab.password.get_secret_value() == "ssh-secret-5"
+    assert lab.password is not None
+    assert lab.password.get_secret_value() == "ssh-secret-5"
     assert lab.enable_password is not None
     assert lab.enable_password.get_secret_value() == "enable-secret-3"
     assert {"system", "if_mib"} <= set(loaded.profiles)
