@@ -13,6 +13,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+from asyncssh import Error as AsyncsshError
 from scrapli.exceptions import ScrapliException
 from textfsm import TextFSMError
 
@@ -82,6 +83,9 @@ async def collect(ctx: ProbeContext, settings: SshSettings, raw: SshRaw) -> None
         async with pool.session(entry, settings, auth, profile) as (driver, reused):
             raw.reused = reused
             for command in commands(profile, settings):
+                if entry.cap is not None:
+                    limit = asyncio.get_running_loop().time() + settings.command_timeout
+                    entry.cap.reset(min(limit, ctx.deadline))
                 started = time.perf_counter()
                 response = await driver.send_command(command.command)
                 raw.seconds[command.command] = time.perf_counter() - started
@@ -92,7 +96,7 @@ async def collect(ctx: ProbeContext, settings: SshSettings, raw: SshRaw) -> None
     except asyncio.CancelledError:
         pool.metrics.failures.labels("timeout").inc()
         raise
-    except (ScrapliException, OSError, EOFError) as exc:
+    except (ScrapliException, AsyncsshError, OSError, EOFError) as exc:
         reason, message = failure_reason(exc)
         pool.metrics.failures.labels(reason).inc()
         raise SshProbeError(message, reason) from exc

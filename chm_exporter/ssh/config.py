@@ -76,6 +76,11 @@ class SshSettings(StrictModel):
     logs: bool = Field(default=True, description="read the log buffer (chm_log_* metrics)")
     command_timeout: float = Field(default=10.0, gt=0, le=300, description="seconds per command")
     login_timeout: float = Field(default=10.0, gt=0, le=120, description="seconds to log in")
+    max_output_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="a command printing more fails the probe (a device in an endless output)",
+    )
     keepalive_interval: float = Field(default=30.0, ge=0, le=3600, description="0: none")
     idle_close: float = Field(
         default=600.0, gt=0, description="close a session unused this many seconds"

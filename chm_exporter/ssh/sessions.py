@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from asyncssh import KeyImportError, PermissionDenied
+from asyncssh import Error as AsyncsshError
+from asyncssh import HostKeyNotVerifiable, KeyImportError, PermissionDenied
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from scrapli.driver import AsyncNetworkDriver
 from scrapli.driver.network.base_driver import PrivilegeLevel
@@ -106,11 +107,50 @@ class DeviceSession:
     last_used: float = field(default_factory=time.monotonic)
     idle_close: float = 600.0
     memory: dict[str, Any] = field(default_factory=dict)  # e.g. the log watermark
+    cap: OutputCap | None = None
 
     @property
     def is_open(self) -> bool:
         """Whether a logged-in driver is held (it may still have died since)."""
         return self.driver is not None
+
+
+class OutputCap:
+    """Counts what a driver's channel reads, and stops a command that prints too much or too
+    long.
+
+    scrapli reads until the prompt with no size limit (searching the whole buffer after each
+    read). Its timeouts are nested ``asyncio.wait_for`` calls, and on Python 3.11 a cancellation
+    that arrives while an inner read has just completed is lost (CPython gh-86296): against a
+    device that never stops printing, neither scrapli's timeout nor the probe's deadline stops
+    the read loop. This check runs after every read, so it does.
+    """
+
+    def __init__(self, driver: AsyncNetworkDriver, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+        self.deadline = float("inf")
+        self._read = driver.channel.read
+        driver.channel.read = self.read  # type: ignore[method-assign]
+
+    async def read(self) -> bytes:
+        """The channel's read, counted.
+
+        Raises:
+            SshProbeError: more than `limit` bytes, or past the deadline, since :meth:`reset`.
+        """
+        data: bytes = await self._read()
+        self.count += len(data)
+        if self.count > self.limit:
+            raise SshProbeError(f"output longer than {self.limit} bytes: stopped", "command")
+        if asyncio.get_running_loop().time() > self.deadline:
+            raise SshProbeError("command timed out while the device kept printing", "timeout")
+        return data
+
+    def reset(self, deadline: float) -> None:
+        """Start counting for the next command, which must end by `deadline` (loop time)."""
+        self.count = 0
+        self.deadline = deadline
 
 
 def privilege_levels(profile: CliProfile) -> dict[str, PrivilegeLevel]:
@@ -142,6 +182,8 @@ def privilege_levels(profile: CliProfile) -> dict[str, PrivilegeLevel]:
 def failure_reason(exc: BaseException) -> tuple[str, str]:
     """(reason, message) for an exception raised while logging in or running a command."""
     text = str(exc) or type(exc).__name__
+    if isinstance(exc, HostKeyNotVerifiable):
+        return "host_key", f"host key refused: {text}"
     if isinstance(exc, ScrapliTimeout | TimeoutError):
         return "timeout", f"timed out: {text}"
     if isinstance(exc, ScrapliAuthenticationFailed | PermissionDenied):
@@ -157,7 +199,10 @@ def failure_reason(exc: BaseException) -> tuple[str, str]:
         return "auth", f"cannot read the private key: {text}"
     if "host key" in text.lower():
         return "host_key", f"host key refused: {text}"
-    if isinstance(exc, ScrapliConnectionError | ScrapliConnectionNotOpened | OSError | EOFError):
+    if isinstance(
+        exc,
+        ScrapliConnectionError | ScrapliConnectionNotOpened | OSError | EOFError | AsyncsshError,
+    ):
         return "connection", f"connection failed: {text}"
     return "other", f"{type(exc).__name__}: {text}"
 
@@ -177,6 +222,7 @@ class SessionPool:
         self.host_keys = HostKeys()
         self._devices: OrderedDict[SessionKey, DeviceSession] = OrderedDict()
         self._open = 0
+        self._waiting = 0
         self._slot_freed = asyncio.Condition()
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -216,18 +262,25 @@ class SessionPool:
                 except BaseException:
                     await self._free_slot()
                     raise
+                entry.cap = OutputCap(entry.driver, settings.max_output_bytes)
                 self.metrics.logins.inc()
             else:
                 self.metrics.reuses.inc()
             assert entry.driver is not None
+            if entry.cap is not None:
+                entry.cap.limit = settings.max_output_bytes
             try:
                 yield entry.driver, reused
-            except BaseException:
+            except BaseException as exc:
+                if isinstance(exc, SshProbeError):
+                    self.metrics.failures.labels(exc.reason).inc()
                 self._close_driver(entry)
                 await self._notify()
                 raise
             finally:
                 entry.last_used = time.monotonic()
+        if self._waiting:
+            await self._notify()  # this session is idle now: a waiter may take its slot
         self._ensure_sweeper()
 
     async def _login(
@@ -269,8 +322,10 @@ class SessionPool:
         )
         try:
             await driver.open()
-        except (ScrapliException, OSError, EOFError, KeyImportError, TimeoutError) as exc:
+        except (ScrapliException, AsyncsshError, OSError, EOFError, KeyImportError) as exc:
             reason, message = failure_reason(exc)
+            if reason == "host_key":
+                message += f" (host_key: {settings.host_key}, file {known})"
             self.metrics.failures.labels(reason).inc()
             with contextlib.suppress(Exception):
                 await driver.close()
@@ -300,12 +355,14 @@ class SessionPool:
             return
         self.metrics.waits.inc()
         started = time.monotonic()
+        self._waiting += 1
         try:
             async with self._slot_freed:
                 while self._open >= self.max_sessions and not self._evict_idle():
                     await self._slot_freed.wait()
                 self._open += 1
         finally:
+            self._waiting -= 1
             self.metrics.wait_seconds.inc(time.monotonic() - started)
 
     async def _free_slot(self) -> None:

@@ -283,19 +283,17 @@ class _Server(asyncssh.SSHServer):
 
     def validate_password(self, username: str, password: str) -> bool:
         ok = username == self._device.username and password == self._device.password
-        if ok:
-            self._device.logins += 1
-        else:
+        if not ok:
             self._device.auth_failures += 1
         return ok
 
     def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
-        ok = username == self._device.username and any(
+        return username == self._device.username and any(
             key.public_data == k.public_data for k in self._device.client_keys
         )
-        if ok:
-            self._device.logins += 1
-        return ok
+
+    def auth_completed(self) -> None:
+        self._device.logins += 1
 
 
 def _authorized(keys: Iterable[asyncssh.SSHKey]) -> asyncssh.SSHAuthorizedKeys:
