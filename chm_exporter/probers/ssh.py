@@ -24,7 +24,7 @@ from chm_exporter.probers.context import ProbeContext, ProbeRequest
 from chm_exporter.ssh.config import SshSettings
 from chm_exporter.ssh.emit import emit_records
 from chm_exporter.ssh.logs import LogState, count_new, emit_logs, messages
-from chm_exporter.ssh.parse import parse
+from chm_exporter.ssh.parse import parse_first
 from chm_exporter.ssh.profile import CliProfile, Command, load_cli_profile
 from chm_exporter.ssh.sessions import SessionKey, failure_reason
 
@@ -109,7 +109,7 @@ def emit(ctx: ProbeContext, settings: SshSettings, raw: SshRaw, sink: MetricSink
     context = {"profile": load_cli_profile(settings.platform).labels}
     for command, text in raw.outputs:
         try:
-            records = parse(command.template, text)
+            _, records = parse_first(command.templates, text)
         except TextFSMError as exc:
             log.warning(
                 "ssh: %r: %s rejects the output: %s", command.command, command.template, exc

@@ -66,7 +66,7 @@ def _value(rule: float | ValueRule, fields: Mapping[str, Any]) -> float | None:
         if minus is None:
             return None
         value -= minus
-    return value * rule.scale
+    return value * rule.scale + rule.offset
 
 
 def _fields(rule: MetricRule, record: Record, context: Mapping[str, Any]) -> dict[str, Any] | None:

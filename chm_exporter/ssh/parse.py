@@ -18,6 +18,22 @@ def _template_text(name: str) -> str:
     return template_path(name).read_text(encoding="utf-8")
 
 
+def parse_first(templates: list[str], text: str) -> tuple[str, list[Record]]:
+    """Parse `text` with the first of `templates` that accepts it: (its name, records).
+
+    Raises:
+        textfsm.TextFSMError: every template rejects the text (the last one's error).
+    """
+    error: textfsm.TextFSMError | None = None
+    for name in templates:
+        try:
+            return name, parse(name, text)
+        except textfsm.TextFSMError as exc:
+            error = exc
+    assert error is not None
+    raise error
+
+
 def parse(template: str, text: str) -> list[Record]:
     """Parse `text` with `template`; field names lower-case, as ntc-templates' tests spell them.
 

@@ -40,11 +40,12 @@ _OURS = "chm:"
 
 
 class ValueRule(StrictModel):
-    """A sample's value from a record field: number times scale, or a mapped word."""
+    """A sample's value from a record field: number times scale plus offset, or a mapped word."""
 
     field: str
     subtract: str | None = Field(default=None, description="a field taken away first")
     scale: float = 1.0
+    offset: float = Field(default=0.0, description="added after scaling (1 - idle: -0.01, 1)")
     map: dict[str, float] | None = Field(
         default=None, description="field value (case-insensitive) -> sample value"
     )
@@ -90,15 +91,23 @@ class Command(StrictModel):
     """One command, the template that parses it and what its records become."""
 
     command: str = Field(min_length=1)
-    template: str
+    template: str | list[str] = Field(
+        description="a template, or several tried in order (the first that accepts the text)"
+    )
     metrics: list[MetricRule] = Field(default_factory=list)
     logs: LogRule | None = None
 
     @field_validator("template")
     @classmethod
-    def _template_exists(cls, value: str) -> str:
-        template_path(value)
+    def _template_exists(cls, value: str | list[str]) -> str | list[str]:
+        for name in [value] if isinstance(value, str) else value:
+            template_path(name)
         return value
+
+    @property
+    def templates(self) -> list[str]:
+        """The templates to try, in order."""
+        return [self.template] if isinstance(self.template, str) else self.template
 
 
 class CliProfile(StrictModel):
