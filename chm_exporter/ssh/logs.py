@@ -1,7 +1,8 @@
 """Counting new messages of a device's log buffer, scrape after scrape.
 
 A log buffer shows the last N messages; a scrape sees most of them again. Each message is
-fingerprinted by its whole parsed content (time, facility, severity, mnemonic, text); a message
+fingerprinted by its whole parsed content (sequence number, time, facility, severity, mnemonic,
+text); a message
 is new when its fingerprint occurs more often now than in the previous scrape's buffer. So a
 message is counted once, also when the buffer wraps (old messages drop out, which changes
 nothing) and when the device reboots (its new messages carry new times).
@@ -111,7 +112,14 @@ def messages(rule: LogRule, records: Iterable[Mapping[str, Any]]) -> list[LogMes
         facility = render(rule.facility, record)
         mnemonic = render(rule.mnemonic, record)
         fingerprint = "\x1f".join(
-            (stamp_text, severity, facility, mnemonic, render(rule.text, record))
+            (
+                render(rule.sequence, record),
+                stamp_text,
+                severity,
+                facility,
+                mnemonic,
+                render(rule.text, record),
+            )
         )
         out.append(
             LogMessage(

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator
 
 from chm_exporter.configbase import StrictModel
 from chm_exporter.errors import ConfigError
@@ -72,8 +72,8 @@ class MetricRule(StrictModel):
     @field_validator("when", "extract")
     @classmethod
     def _regexes_compile(cls, value: dict[str, str]) -> dict[str, str]:
-        for pattern in value.values():
-            re.compile(pattern)
+        for name, pattern in value.items():
+            _compiles(name, pattern)
         return value
 
 
@@ -84,6 +84,7 @@ class LogRule(StrictModel):
     facility: str = "{facility}"
     mnemonic: str = "{mnemonic}"
     timestamp: str = Field(description="format string of the message's time text")
+    sequence: str = Field(default="", description="the message's sequence number, if printed")
     text: str = "{message}"
 
 
@@ -131,11 +132,19 @@ class CliProfile(StrictModel):
     )
     commands: list[Command] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _prompts_compile(self) -> CliProfile:
-        for pattern in (self.prompt, self.user_prompt or "", self.enable_prompt):
-            re.compile(pattern, re.M)
-        return self
+    @field_validator("prompt", "user_prompt", "enable_prompt")
+    @classmethod
+    def _prompt_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            _compiles("pattern", value)
+        return value
+
+
+def _compiles(name: str, pattern: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"{name}: not a valid regular expression: {exc}") from None
 
 
 def template_path(name: str) -> Path:

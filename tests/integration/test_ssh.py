@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient
 
 from chm_exporter.server import STATE
 from tests.integration.ssh_lab import ENABLE, lab_app, lab_config, scrape, self_metric
-from tests.servers.ssh_device import Faults, SshDevice, corpus_outputs
+from tests.servers.ssh_device import CORPUS, Faults, SshDevice, corpus_outputs, read_recording
 from tests.unit.clients import ClientFactory
 
 Client = TestClient[Any, web.Application]
@@ -231,3 +231,46 @@ async def test_session_cap_evicts_idle_and_counts_waits(client: Client) -> None:
         assert [r.success() for r in both] == [1, 1]
         assert await self_metric(client, "chm_exporter_ssh_session_waits_total") >= 1
         assert pool.open_sessions == 1
+
+
+def _logging(lines: list[str]) -> str:
+    """show logging as IOS prints it: the recorded header of a real device, then `lines`."""
+    header = read_recording(
+        CORPUS / "cli/cisco_ios/show_logging/cisco_ios_show_logging_3.raw"
+    ).split("Log Buffer")[0]
+    return f"{header}Log Buffer (10000 bytes):\n\n" + "\n".join(lines) + "\n"
+
+
+# Real lines (corpus/syslog and Genie's iosxe ShowLogging recording).
+_A = "022701: Jun 19 03:02:31: %LINEPROTO-5-UPDOWN: Line protocol on Interface GigabitEthernet2/0/3, changed state to down"
+_B = (
+    "022702: Jun 19 03:02:32: %LINK-3-UPDOWN: Interface GigabitEthernet2/0/3, changed state to down"
+)
+_C = "022703: Jun 19 03:02:37: %LINK-3-UPDOWN: Interface GigabitEthernet2/0/3, changed state to up"
+_D = "022704: Aug 14 13:04:16.789: %APMGR_TRACE_MESSAGE-2-WLC_APMGR_CRIT_MSG: Chassis 2 R0/0: wncd: CRITICAL, 0c75.bdb4.87e0 Configured policy-tag PT1 not defined, picking default-policy-tag."
+_E = "000001: Aug 14 13:10:02.001: %LINK-3-UPDOWN: Interface GigabitEthernet2/0/3, changed state to down"
+
+
+async def test_log_messages_are_counted_once(client: Client, iosxe: SshDevice) -> None:
+    def totals(result: Any) -> dict[tuple[str, str], float]:
+        return {
+            (dict(k)["severity"], dict(k)["mnemonic"]): v
+            for k, v in result.series("chm_log_messages_total").items()
+        }
+
+    iosxe.outputs["show logging"] = _logging([_A, _B, _C])
+    first = await scrape(client, iosxe)  # the baseline: old messages are not counted
+    assert totals(first) == {("notice", "UPDOWN"): 0, ("error", "UPDOWN"): 0}
+    iosxe.outputs["show logging"] = _logging([_B, _C, _D])  # wrapped: A gone, D new
+    second = await scrape(client, iosxe)
+    assert totals(second) == {
+        ("notice", "UPDOWN"): 0,
+        ("error", "UPDOWN"): 0,
+        ("critical", "WLC_APMGR_CRIT_MSG"): 1,
+    }
+    newest = second.metrics[("chm_log_last_message_timestamp_seconds", ())]
+    assert time.strftime("%b %d %H:%M:%S", time.gmtime(newest)) == "Aug 14 13:04:16"
+    assert newest <= time.time() + 86400  # the year is chosen so the message is not in the future
+    assert totals(await scrape(client, iosxe)) == totals(second)  # nothing new: no change
+    iosxe.outputs["show logging"] = _logging([_E])  # rebooted: the buffer starts again
+    assert totals(await scrape(client, iosxe))[("error", "UPDOWN")] == 1

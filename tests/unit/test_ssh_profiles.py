@@ -1,0 +1,163 @@
+"""CLI profiles are data that agrees with the rest of the exporter: the same metric names and
+label names as the SNMP profiles (read from the golden expositions), every metric documented."""
+
+from __future__ import annotations
+
+import re
+import typing
+from pathlib import Path
+
+import pytest
+
+from chm_exporter.errors import ConfigError
+from chm_exporter.exposition import MetricSink
+from chm_exporter.ssh.config import Platform
+from chm_exporter.ssh.emit import emit_records, render
+from chm_exporter.ssh.logs import LogMessage, LogState, count_new, parse_time, severity_name
+from chm_exporter.ssh.profile import MetricRule, load_cli_profile, metric_catalogue, parse_profile
+
+ROOT = Path(__file__).resolve().parents[2]
+PLATFORMS = typing.get_args(Platform)
+
+
+def _golden_label_names() -> dict[str, set[str]]:
+    """Label names of every metric the SNMP profiles emit, from the golden expositions."""
+    names: dict[str, set[str]] = {}
+    for path in (ROOT / "tests/golden").glob("*.prom"):
+        for line in path.read_text().splitlines():
+            match = re.match(r"^([a-z_:][a-z0-9_:]*)(?:\{(.*)\})? ", line)
+            if match and not line.startswith("#"):
+                labels = set(re.findall(r'([a-z_]+)="', match.group(2) or ""))
+                names.setdefault(match.group(1), labels)
+    return names
+
+
+def _rules() -> list[tuple[str, MetricRule]]:
+    return [
+        (p, rule)
+        for p in PLATFORMS
+        for command in load_cli_profile(p).commands
+        for rule in command.metrics
+    ]
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_every_platform_has_a_profile(platform: str) -> None:
+    assert load_cli_profile(platform).commands
+
+
+def test_metrics_have_the_snmp_names_and_labels() -> None:
+    golden = _golden_label_names()
+    for platform, rule in _rules():
+        assert rule.name in golden, f"{platform}: {rule.name} is not an SNMP metric"
+        assert set(rule.labels) == golden[rule.name], f"{platform}: {rule.name} labels"
+
+
+def test_every_metric_is_documented_with_help() -> None:
+    catalogue = metric_catalogue()
+    docs = (ROOT / "docs/metrics.md").read_text()
+    for _, rule in _rules():
+        assert rule.help or catalogue[rule.name]["help"]
+        assert f"`{rule.name}`" in docs
+
+
+def test_extends_replaces_and_drops_commands() -> None:
+    ios = [c.command for c in load_cli_profile("cisco_ios").commands]
+    iosxe = [c.command for c in load_cli_profile("cisco_iosxe").commands]
+    assert "show environment" in ios
+    assert "show environment" not in iosxe
+    assert "show environment all" in iosxe
+    assert load_cli_profile("cisco_iosxe").prompt == load_cli_profile("cisco_ios").prompt
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"commands": [{"command": "x", "template": "ntc:nope"}]}, "no file nope.textfsm"),
+        ({"commands": [{"command": "x", "template": "nope"}]}, "expected ntc:<name> or chm:<name>"),
+        ({"prompt": "(["}, "test: prompt: pattern: not a valid regular expression"),
+        ({"commands": []}, "commands"),
+    ],
+)
+def test_invalid_profile_names_the_field(change: dict[str, object], message: str) -> None:
+    data = {
+        "platform": "x",
+        "prompt": "#$",
+        "commands": [{"command": "show version", "template": "ntc:cisco_ios_show_version"}],
+    }
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_profile({**data, **change}, "test")
+
+
+def test_label_templates_tolerate_missing_fields_and_lists() -> None:
+    assert render("{hardware[0]}", {"hardware": []}) == ""
+    assert render("{hardware[0]}/{nope}", {"hardware": ["WS-C4948E"]}) == "WS-C4948E/"
+    assert render("{message}", {"message": ["two", "lines"]}) == "two lines"
+
+
+def test_mapped_and_scaled_values() -> None:
+    sink = MetricSink()
+    rules = [
+        MetricRule.model_validate(
+            {
+                "name": "chm_psu_up",
+                "labels": {"psu": "{n}", "state": "{s}"},
+                "value": {"field": "s", "map": {"good": 1}, "default": 0},
+            }
+        ),
+        MetricRule.model_validate(
+            {
+                "name": "chm_cpu_utilization_ratio",
+                "labels": {"cpu": "CPU"},
+                "value": {"field": "idle", "scale": -0.01, "offset": 1},
+            }
+        ),
+    ]
+    added = emit_records(
+        rules,
+        [{"n": "1", "s": "Good", "idle": "96.5"}, {"n": "2", "s": "Bad", "idle": "x"}],
+        {},
+        sink,
+    )
+    assert added == 3  # the unreadable idle gives no CPU sample
+    psu = sink.get("chm_psu_up")
+    assert psu is not None
+    assert psu.samples == {("1", "Good"): 1, ("2", "Bad"): 0}
+    cpu = sink.get("chm_cpu_utilization_ratio")
+    assert cpu is not None
+    assert cpu.samples[("CPU",)] == pytest.approx(0.035)
+
+
+def _msg(text: str, severity: str = "error") -> LogMessage:
+    return LogMessage(severity, "LINK", "UPDOWN", None, text)
+
+
+def test_repeated_identical_messages_count_by_multiplicity() -> None:
+    state = LogState()
+    assert count_new(state, [_msg("a")]) == 0  # baseline
+    assert count_new(state, [_msg("a"), _msg("a"), _msg("b")]) == 2
+    assert count_new(state, [_msg("a"), _msg("b")]) == 0  # one "a" wrapped out: nothing new
+    assert state.totals[("error", "LINK", "UPDOWN")] == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("2", "critical"),
+        ("crit", "critical"),
+        ("5", "notice"),
+        ("warning", "warning"),
+        ("9", "unknown"),
+    ],
+)
+def test_severity_names(text: str, name: str) -> None:
+    assert severity_name(text) == name
+
+
+def test_timestamps_without_year_are_never_in_the_future() -> None:
+    jan_2 = 1767312000.0  # 2026-01-02 00:00:00 UTC
+    stamp = parse_time("Dec 31 23:59:59.500", now=jan_2)
+    assert stamp is not None
+    assert stamp == 1767225599.5  # 2025-12-31 23:59:59.5 UTC: last year
+    assert parse_time("*Jan  1 10:00:00", now=jan_2) == 1767261600.0
+    assert parse_time("1d02h", now=jan_2) is None
