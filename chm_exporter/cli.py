@@ -23,6 +23,7 @@ _FLAGS = {
     "--log.level": "log_level",
     "--log.format": "log_format",
     "--timeout-offset": "timeout_offset",
+    "--ssh.max-sessions": "ssh_max_sessions",
 }
 
 
@@ -79,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         log.error("%s", exc)
         return 2
-    app = create_app(loaded, settings.timeout_offset)
+    app = create_app(loaded, settings.timeout_offset, ssh_max_sessions=settings.ssh_max_sessions)
     app.cleanup_ctx.append(config_reload_on_sighup)
     log.info("chm-exporter %s listening on %s", __version__, settings.web_listen_address)
     web.run_app(app, host=host, port=port, print=None, access_log=None, shutdown_timeout=5)

@@ -21,7 +21,7 @@ from chm_exporter.errors import ConfigError, RequestError
 from chm_exporter.probe import parse_request, run_probe
 from chm_exporter.recent import ProbeRecord, RecentProbes
 from chm_exporter.selfmetrics import SelfMetrics
-from chm_exporter.ssh.sessions import SessionPool
+from chm_exporter.ssh.sessions import DEFAULT_MAX_SESSIONS, SessionPool
 from chm_exporter.version import __version__
 
 EXPOSITION_CONTENT_TYPE = "text/plain"
@@ -66,7 +66,10 @@ STATE = web.AppKey("state", ExporterState)
 
 
 def create_app(
-    loaded: LoadedConfig, timeout_offset: float = 0.5, version: str | None = None
+    loaded: LoadedConfig,
+    timeout_offset: float = 0.5,
+    version: str | None = None,
+    ssh_max_sessions: int = DEFAULT_MAX_SESSIONS,
 ) -> web.Application:
     """Build the exporter's application around a loaded config."""
     metrics = SelfMetrics(version or __version__)
@@ -76,7 +79,7 @@ def create_app(
         timeout_offset,
         version or __version__,
         metrics,
-        SessionPool(metrics.registry, state_dir=state_dir),
+        SessionPool(metrics.registry, ssh_max_sessions, state_dir),
     )
     state.metrics.reload_ok.set(1)
     state.metrics.reload_time.set(time.time())

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warn", "error"] = "info"
     log_format: Literal["logfmt", "json"] = "logfmt"
     timeout_offset: Duration = Field(default=0.5, ge=0, description="seconds kept back per scrape")
+    ssh_max_sessions: int = Field(
+        default=1000, ge=1, description="--ssh.max-sessions: SSH sessions open at once"
+    )
     config_check: bool = False
 
     @field_validator("log_level", mode="before")
