@@ -82,6 +82,9 @@ class SshSettings(StrictModel):
         description="a command printing more fails the probe (a device in an endless output)",
     )
     keepalive_interval: float = Field(default=30.0, ge=0, le=3600, description="0: none")
+    reuse: bool = Field(
+        default=True, description="keep the session for the next scrape; false: log out after each"
+    )
     idle_close: float = Field(
         default=600.0, gt=0, description="close a session unused this many seconds"
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from functools import cache
 from typing import Any
 
@@ -14,8 +13,11 @@ Record = dict[str, Any]
 
 
 @cache
-def _template_text(name: str) -> str:
-    return template_path(name).read_text(encoding="utf-8")
+def _compiled(name: str) -> textfsm.TextFSM:
+    # Compiling a template costs more than parsing a short output with it; a compiled one is
+    # reused after Reset() (parsing is synchronous, so it is never shared by two parses).
+    with template_path(name).open(encoding="utf-8") as text:
+        return textfsm.TextFSM(text)
 
 
 def parse_first(templates: list[str], text: str) -> tuple[str, list[Record]]:
@@ -40,7 +42,8 @@ def parse(template: str, text: str) -> list[Record]:
     Raises:
         textfsm.TextFSMError: the template rejects the text (an ``Error`` rule fired).
     """
-    fsm = textfsm.TextFSM(io.StringIO(_template_text(template)))
+    fsm = _compiled(template)
+    fsm.Reset()
     rows = fsm.ParseText(text)
     names = [h.lower() for h in fsm.header]
     return [dict(zip(names, row, strict=True)) for row in rows]

@@ -279,7 +279,9 @@ class SessionPool:
                 raise
             finally:
                 entry.last_used = time.monotonic()
-        if self._waiting:
+            if not settings.reuse:
+                self._close_driver(entry)
+        if self._waiting or not settings.reuse:
             await self._notify()  # this session is idle now: a waiter may take its slot
         self._ensure_sweeper()
 

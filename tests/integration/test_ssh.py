@@ -274,3 +274,13 @@ async def test_log_messages_are_counted_once(client: Client, iosxe: SshDevice) -
     assert totals(await scrape(client, iosxe)) == totals(second)  # nothing new: no change
     iosxe.outputs["show logging"] = _logging([_E])  # rebooted: the buffer starts again
     assert totals(await scrape(client, iosxe))[("error", "UPDOWN")] == 1
+
+
+async def test_reuse_off_logs_in_every_scrape(
+    tmp_path: Path, aiohttp_client: ClientFactory, iosxe: SshDevice
+) -> None:
+    client = await aiohttp_client(lab_app(lab_config(tmp_path, reuse=False)))
+    for _ in range(2):
+        assert (await scrape(client, iosxe)).success() == 1
+    assert iosxe.logins == 2
+    assert await self_metric(client, "chm_exporter_ssh_sessions_open") == 0

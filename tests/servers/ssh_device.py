@@ -380,11 +380,15 @@ class _Cli:
                 return False
             await asyncio.Event().wait()
         delay = faults.slow.get(command, 0.0)
-        for n, chunk in enumerate(lines, 1):
-            out.write(chunk)
-            if delay:
+        if delay:
+            for chunk in lines:
+                out.write(chunk)
                 await asyncio.sleep(delay)
-            if self.paging and n % PAGE_LINES == 0 and n < len(lines):
+            return True
+        page = PAGE_LINES if self.paging else len(lines) or 1
+        for start in range(0, len(lines), page):
+            out.write("".join(lines[start : start + page]))  # one write per page, as devices do
+            if start + page < len(lines):
                 out.write(self.dev.style.more)
                 await self.proc.stdin.readline()
         return True
