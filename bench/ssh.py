@@ -1,7 +1,7 @@
 """SSH prober: probes per second, exporter CPU per probe and memory per open session, with
 emulated devices, reused sessions against a new login every scrape.
 
-    .venv/bin/python bench/ssh.py [--devices 50] [--rounds 5] [--platform cisco_iosxe]
+    .venv/bin/python -m bench.ssh [--devices 50] [--rounds 5] [--platform cisco_iosxe]
 
 The device emulator (tests/servers/ssh_device.py, asyncssh, answering with recorded IOS-XE
 output: show version, processes cpu, interfaces, neighbours, logging, environment) runs in its
@@ -23,12 +23,11 @@ from pathlib import Path
 import aiohttp
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.run import Process, proc_cpu_seconds, proc_memory_mib, running, wait_http
+from tests.servers.ports import free_tcp_port
+from tests.servers.process import exporter_command, stop_process
 
-from bench.run import Process, proc_cpu_seconds, proc_memory_mib, running, wait_http  # noqa: E402
-from tests.servers.ports import free_tcp_port  # noqa: E402
-from tests.servers.process import exporter_command, stop_process  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _config(tmp: Path, platform: str) -> Path:

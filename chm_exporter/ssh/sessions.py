@@ -23,7 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from asyncssh import Error as AsyncsshError
-from asyncssh import HostKeyNotVerifiable, KeyImportError, PermissionDenied
+from asyncssh import (
+    HostKeyNotVerifiable,
+    KeyImportError,
+    PermissionDenied,
+    SSHKey,
+    read_private_key,
+)
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from scrapli.driver import AsyncNetworkDriver
 from scrapli.driver.network.base_driver import PrivilegeLevel
@@ -225,6 +231,7 @@ class SessionPool:
         self._waiting = 0
         self._slot_freed = asyncio.Condition()
         self._sweeper: asyncio.Task[None] | None = None
+        self._keys: dict[tuple[str, int, str | None], SSHKey] = {}
 
     def device(self, key: SessionKey) -> DeviceSession:
         """The session record of `key` (created on first use; least recently used dropped)."""
@@ -294,9 +301,9 @@ class SessionPool:
         )
         if settings.keepalive_interval:
             options["keepalive_interval"] = settings.keepalive_interval
-        if auth.passphrase is not None:
-            options["passphrase"] = auth.passphrase.get_secret_value()
-        if auth.private_key_file is None:
+        if auth.private_key_file is not None:
+            options["client_keys"] = [await self._private_key(auth)]
+        else:
             options["preferred_auth"] = ("keyboard-interactive", "password")
 
         async def on_open(conn: AsyncNetworkDriver) -> None:
@@ -309,7 +316,6 @@ class SessionPool:
             port=key.port,
             auth_username=auth.username,
             auth_password=auth.password.get_secret_value() if auth.password else "",
-            auth_private_key=str(auth.private_key_file or ""),
             auth_secondary=auth.enable_password.get_secret_value() if auth.enable_password else "",
             auth_strict_key=False,  # checked by our own policy inside asyncssh (hostkeys.py)
             privilege_levels=privilege_levels(profile),
@@ -338,6 +344,29 @@ class SessionPool:
             raise
         self.metrics.open.inc()
         return driver
+
+    async def _private_key(self, auth: SshAuth) -> SSHKey:
+        """The auth's private key, read and decrypted once per file version: decrypting an
+        OpenSSH key runs bcrypt's KDF (about a second of CPU), so it runs once, in a thread."""
+        assert auth.private_key_file is not None
+        path = auth.private_key_file
+        passphrase = auth.passphrase.get_secret_value() if auth.passphrase else None
+        try:
+            version = path.stat().st_mtime_ns
+        except OSError as exc:
+            raise SshProbeError(
+                f"cannot read the private key {path}: {exc.strerror}", "auth"
+            ) from exc
+        cache_key = (str(path), version, passphrase)
+        key = self._keys.get(cache_key)
+        if key is None:
+            try:
+                key = await asyncio.to_thread(read_private_key, str(path), passphrase)
+            except (KeyImportError, OSError) as exc:
+                self.metrics.failures.labels("auth").inc()
+                raise SshProbeError(f"cannot read the private key {path}: {exc}", "auth") from exc
+            self._keys[cache_key] = key
+        return key
 
     def _close_driver(self, entry: DeviceSession) -> None:
         driver, entry.driver = entry.driver, None

@@ -21,7 +21,7 @@ ENABLE = "en-secret-1"
 
 def lab_config(tmp_path: Path, **ssh: Any) -> Path:
     """A config with module `<platform>` for every platform, auth `lab`, extra ssh settings."""
-    config = {
+    config: dict[str, Any] = {
         "ssh_auths": {
             "lab": {"username": "netops", "password": PASSWORD, "enable_password": ENABLE},
             "wrong": {"username": "netops", "password": "not-the-password"},

@@ -284,3 +284,18 @@ async def test_reuse_off_logs_in_every_scrape(
         assert (await scrape(client, iosxe)).success() == 1
     assert iosxe.logins == 2
     assert await self_metric(client, "chm_exporter_ssh_sessions_open") == 0
+
+
+async def test_unreadable_private_key_fails_the_probe_with_the_reason(
+    tmp_path: Path, aiohttp_client: ClientFactory, iosxe: SshDevice
+) -> None:
+    config = lab_config(tmp_path)
+    missing = tmp_path / "no_such_key"
+    config.write_text(
+        config.read_text().replace("password: not-the-password", f"private_key_file: {missing}")
+    )
+    client = await aiohttp_client(lab_app(config))
+    result = await scrape(client, iosxe, module="wrong_password")
+    assert result.success() == 0
+    assert f"cannot read the private key {missing}" in result.debug
+    assert iosxe.logins == 0

@@ -13,7 +13,9 @@ code creates, and every server is stopped and cleaned up on exit:
   deliberately slow devices).
 - :mod:`tests.servers.udpdelay`: a UDP proxy that holds every reply a fixed time (agent latency).
 - :mod:`tests.servers.netns`: a silent (black-hole) or answering host in a private namespace.
+- :mod:`tests.servers.ssh_device`: an SSH network-device emulator (asyncssh, in the test's own
+  event loop) answering with the recorded CLI outputs of the corpus, with faults.
 - :mod:`tests.servers.fixtures`: pytest fixtures wrapping the above.
 
-Only the standard library (plus pytest in ``fixtures``) is used.
+Only the standard library (plus pytest in ``fixtures``, asyncssh in ``ssh_device``) is used.
 """

@@ -23,6 +23,7 @@ import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncssh
 
@@ -350,9 +351,10 @@ class _Cli:
 
     async def enable(self) -> bool:
         self.proc.stdout.write("Password: ")
-        self.proc.channel.set_echo(False)
+        editor: Any = self.proc.channel  # the line editor's channel (echo switchable)
+        editor.set_echo(False)
         secret = await self.proc.stdin.readline()
-        self.proc.channel.set_echo(True)
+        editor.set_echo(True)
         self.proc.stdout.write("\n")
         if secret.strip() == self.dev.enable_password:
             self.enabled = True
