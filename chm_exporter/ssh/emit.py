@@ -41,6 +41,12 @@ def _regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
+def _first(value: Any) -> str:
+    if isinstance(value, list):
+        return str(value[0]) if value else ""
+    return str(value)
+
+
 def number(text: Any) -> float | None:
     """A field as a number (``1,024`` and ``37.5`` read; anything else: None)."""
     if isinstance(text, list):
@@ -51,10 +57,26 @@ def number(text: Any) -> float | None:
         return None
 
 
+_DURATION = re.compile(r"(\d+)\s*(year|week|day|hour|minute|second)s?(?:\(s\))?", re.I)
+_SECONDS = {"year": 365 * 86400, "week": 7 * 86400, "day": 86400, "hour": 3600, "minute": 60}
+
+
+def duration(text: str) -> float | None:
+    """Seconds in a CLI duration: ``2 years, 31 weeks, 6 days, 9 hours, 55 minutes``,
+    ``123 day(s), 5 hour(s), 19 second(s)``, ``1 hour and 5 minutes``; None without any."""
+    parts = _DURATION.findall(text)
+    if not parts:
+        return None
+    return float(sum(int(n) * _SECONDS.get(unit.lower(), 1) for n, unit in parts))
+
+
 def _value(rule: float | ValueRule, fields: Mapping[str, Any]) -> float | None:
     if not isinstance(rule, ValueRule):
         return rule
-    raw = fields.get(rule.field, "")
+    raw = render(rule.field, fields) if "{" in rule.field else fields.get(rule.field, "")
+    if rule.parse == "duration":
+        seconds = duration(_first(raw))
+        return None if seconds is None else seconds * rule.scale + rule.offset
     if rule.map is not None:
         word = str(raw).strip().lower()
         return next((v for k, v in rule.map.items() if k.lower() == word), rule.default)

@@ -42,7 +42,10 @@ _OURS = "chm:"
 class ValueRule(StrictModel):
     """A sample's value from a record field: number times scale plus offset, or a mapped word."""
 
-    field: str
+    field: str = Field(description="a field name, or a format string over the fields")
+    parse: Literal["number", "duration"] = Field(
+        default="number", description="duration: '2 years, 31 weeks, 9 hours' as seconds"
+    )
     subtract: str | None = Field(default=None, description="a field taken away first")
     scale: float = 1.0
     offset: float = Field(default=0.0, description="added after scaling (1 - idle: -0.01, 1)")

@@ -308,8 +308,17 @@ def genie_logging(parsed: Any, result: Scrape) -> None:
     assert got == want
 
 
+def ios_version(parsed: Any, result: Scrape) -> None:
+    """Identity, and the uptime from the separate fields ntc parses out of the text."""
+    identity("hardware", "version", "serial", "hostname")(parsed, result)
+    record = parsed[0]
+    units = {"years": 365 * 86400, "weeks": 7 * 86400, "days": 86400, "hours": 3600, "minutes": 60}
+    want = sum(int(record[f"uptime_{u}"] or 0) * s for u, s in units.items())
+    assert _value(result, "chm_device_uptime_seconds") == want
+
+
 _IOS = {
-    "show version": identity("hardware", "version", "serial", "hostname"),
+    "show version": ios_version,
     "show interfaces": interfaces("interface", lambda r: r["protocol_status"].startswith("up")),
     "show cdp neighbors detail": neighbors("cdp"),
     "show lldp neighbors detail": neighbors("lldp"),

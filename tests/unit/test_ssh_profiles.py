@@ -12,7 +12,7 @@ import pytest
 from chm_exporter.errors import ConfigError
 from chm_exporter.exposition import MetricSink
 from chm_exporter.ssh.config import Platform
-from chm_exporter.ssh.emit import emit_records, render
+from chm_exporter.ssh.emit import duration, emit_records, render
 from chm_exporter.ssh.logs import LogMessage, LogState, count_new, parse_time, severity_name
 from chm_exporter.ssh.profile import MetricRule, load_cli_profile, metric_catalogue, parse_profile
 
@@ -161,3 +161,25 @@ def test_timestamps_without_year_are_never_in_the_future() -> None:
     assert stamp == 1767225599.5  # 2025-12-31 23:59:59.5 UTC: last year
     assert parse_time("*Jan  1 10:00:00", now=jan_2) == 1767261600.0
     assert parse_time("1d02h", now=jan_2) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        (
+            "2 years, 31 weeks, 6 days, 9 hours, 55 minutes",
+            2 * 31536000 + 31 * 604800 + 6 * 86400 + 9 * 3600 + 55 * 60,
+        ),
+        (
+            "123 day(s), 5 hour(s), 15 minute(s), 19 second(s)",
+            123 * 86400 + 5 * 3600 + 15 * 60 + 19,
+        ),
+        ("1 hour and 5 minutes", 3900),
+        ("24 day(s) 4 hour(s) 11 minute(s) 1 second(s)", 24 * 86400 + 4 * 3600 + 11 * 60 + 1),
+        ("15 days", 15 * 86400),
+        (" weeks  days  hours 12 minutes", 720),
+        ("never", None),
+    ],
+)
+def test_cli_durations(text: str, seconds: float | None) -> None:
+    assert duration(text) == seconds
