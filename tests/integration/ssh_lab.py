@@ -41,6 +41,7 @@ def lab_config(tmp_path: Path, **ssh: Any) -> Path:
             for platform in PLATFORMS
         },
     }
+    config["modules"]["ping"] = {"icmp": {"count": 1}}
     config["modules"]["wrong_password"] = {
         "ssh": {**config["modules"]["cisco_iosxe"]["ssh"], "auth": "wrong"}
     }

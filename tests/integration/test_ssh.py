@@ -15,7 +15,14 @@ from aiohttp.test_utils import TestClient
 
 from chm_exporter.server import STATE
 from tests.integration.ssh_lab import ENABLE, lab_app, lab_config, scrape, self_metric
-from tests.servers.ssh_device import CORPUS, Faults, SshDevice, corpus_outputs, read_recording
+from tests.servers.ssh_device import (
+    CORPUS,
+    PLATFORMS,
+    Faults,
+    SshDevice,
+    corpus_outputs,
+    read_recording,
+)
 from tests.unit.clients import ClientFactory
 
 Client = TestClient[Any, web.Application]
@@ -32,6 +39,30 @@ async def iosxe() -> AsyncIterator[SshDevice]:
         "cisco_iosxe", corpus_outputs("cisco_iosxe"), enable_password=ENABLE
     ) as dev:
         yield dev
+
+
+@pytest.mark.parametrize("platform", sorted(PLATFORMS))
+async def test_every_platform_answers_its_module_on_one_session(
+    client: Client, platform: str
+) -> None:
+    async with SshDevice(platform, corpus_outputs(platform), enable_password=ENABLE) as dev:
+        for _ in range(2):
+            result = await scrape(client, dev)
+            assert result.success() == 1, result.debug
+            assert any(name.startswith("chm_interface_") for name, _ in result.metrics)
+        assert dev.logins == 1
+
+
+async def test_ssh_and_icmp_in_one_probe_keep_their_own_success(
+    client: Client, iosxe: SshDevice
+) -> None:
+    result = await scrape(client, iosxe, module="cisco_iosxe,ping")
+    assert result.metrics[("probe_success", (("prober", "icmp"),))] == 1
+    assert result.success() == 1
+    iosxe.faults = Faults(hang={"show version"})
+    result = await scrape(client, iosxe, module="cisco_iosxe,ping", scrape_timeout=2)
+    assert result.metrics[("probe_success", (("prober", "icmp"),))] == 1
+    assert result.success() == 0
 
 
 async def test_session_is_reused_across_scrapes(client: Client, iosxe: SshDevice) -> None:
