@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections import OrderedDict
@@ -238,10 +239,11 @@ class SessionPool:
         entry = self._devices.get(key)
         if entry is None:
             entry = self._devices[key] = DeviceSession(key)
-            while len(self._devices) > MAX_DEVICES:
-                _, old = self._devices.popitem(last=False)
-                if old.driver is not None and not old.lock.locked():
-                    self._close_driver(old)
+            excess = len(self._devices) - MAX_DEVICES
+            if excess > 0:  # the least recently used ones that no probe is using now
+                idle = (k for k, e in self._devices.items() if not e.lock.locked() and k != key)
+                for old in list(itertools.islice(idle, excess)):
+                    self._close_driver(self._devices.pop(old))
         self._devices.move_to_end(key)
         return entry
 
