@@ -22,11 +22,12 @@ from chm_exporter.errors import SshProbeError
 from chm_exporter.exposition import MetricSink
 from chm_exporter.probers.context import ProbeContext, ProbeRequest
 from chm_exporter.ssh.config import SshSettings
+from chm_exporter.ssh.driver import failure_reason
 from chm_exporter.ssh.emit import emit_records
 from chm_exporter.ssh.logs import LogState, count_new, emit_logs, messages
 from chm_exporter.ssh.parse import parse_first
 from chm_exporter.ssh.profile import CliProfile, Command, load_cli_profile
-from chm_exporter.ssh.sessions import SessionKey, failure_reason
+from chm_exporter.ssh.sessions import SessionKey
 
 _COMMAND_HELP = "Time each CLI command took (send to prompt), in seconds."
 _REUSED_HELP = "Whether the probe ran on an already open session (1) or logged in (0)."

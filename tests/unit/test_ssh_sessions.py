@@ -10,7 +10,8 @@ from prometheus_client import CollectorRegistry
 from scrapli.exceptions import ScrapliAuthenticationFailed, ScrapliConnectionError, ScrapliTimeout
 
 from chm_exporter.ssh import sessions
-from chm_exporter.ssh.sessions import SessionKey, SessionPool, failure_reason
+from chm_exporter.ssh.driver import failure_reason
+from chm_exporter.ssh.sessions import SessionKey, SessionPool
 
 
 async def test_device_records_are_bounded_but_one_in_use_stays(
