@@ -32,6 +32,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from chm_exporter.configbase import StrictModel
 from chm_exporter.errors import ConfigError
+from chm_exporter.validation import format_validation_error
 
 PROFILE_DIR = Path(__file__).resolve().parent.parent / "profiles" / "cli"
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -176,8 +177,6 @@ def parse_profile(data: Any, source: str) -> CliProfile:
     Raises:
         ConfigError: naming the file and field.
     """
-    from chm_exporter.config import format_validation_error
-
     try:
         return CliProfile.model_validate(data)
     except ValidationError as exc:

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from multidict import MultiDict
+from prometheus_client import CollectorRegistry
 
 from chm_exporter import probers
 from chm_exporter.config import IcmpSettings, LoadedConfig, SnmpSettings, parse_config
@@ -23,6 +24,7 @@ from chm_exporter.probers.snmp.autoselect import SYS_OBJECT_ID
 from chm_exporter.probers.snmp.device import SnmpDeviceState
 from chm_exporter.profiles import load_profiles
 from chm_exporter.selfmetrics import SelfMetrics
+from chm_exporter.ssh.sessions import SessionPool
 from chm_exporter.walk import RawValue, WalkResult
 from tests.unit.fakeagent import FakeAgent, serve_snmp_from
 
@@ -71,7 +73,8 @@ async def _probe(
     query = MultiDict({"target": "192.0.2.1", "module": module})
     headers = {"X-Prometheus-Scrape-Timeout-Seconds": scrape_timeout}
     request = parse_request(query, headers, loaded, 0.0)
-    return await run_probe(request, loaded, devices, SelfMetrics("test"))
+    metrics = SelfMetrics("test")
+    return await run_probe(request, loaded, devices, metrics, SessionPool(metrics.registry))
 
 
 def _samples(outcome: ProbeOutcome, name: str) -> dict[tuple[str, ...], int | float]:
@@ -113,6 +116,7 @@ def test_reboot_detection_reads_the_walk_not_the_metrics(loaded: LoadedConfig) -
         deadline=0.0,
         devices=DeviceCache(),
         metrics=SelfMetrics("test"),
+        ssh=SessionPool(CollectorRegistry()),
     )
     sink = MetricSink()
     snmp_prober.emit(ctx, SnmpSettings(), raw, sink)
