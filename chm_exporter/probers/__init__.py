@@ -49,7 +49,8 @@ PROBERS: dict[str, Prober[Any, Any]] = {
         merge=snmp.merge,
     ),
     "icmp": Prober(IcmpSettings, icmp.IcmpRaw, icmp.collect, icmp.emit),
-    "ssh": Prober(SshSettings, ssh.SshRaw, ssh.collect, ssh.emit, credentials=ssh.credentials),
+    # No credentials hook: the request's auth= is SNMP's; SSH credentials come from the module.
+    "ssh": Prober(SshSettings, ssh.SshRaw, ssh.collect, ssh.emit),
 }
 
 _MODULE_COMMON_FIELDS = frozenset({"timeout", "compat"})

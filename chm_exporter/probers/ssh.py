@@ -17,10 +17,9 @@ from asyncssh import Error as AsyncsshError
 from scrapli.exceptions import ScrapliException
 from textfsm import TextFSMError
 
-from chm_exporter.config import LoadedConfig
 from chm_exporter.errors import SshProbeError
 from chm_exporter.exposition import MetricSink
-from chm_exporter.probers.context import ProbeContext, ProbeRequest
+from chm_exporter.probers.context import ProbeContext
 from chm_exporter.ssh.config import SshSettings
 from chm_exporter.ssh.driver import failure_reason
 from chm_exporter.ssh.emit import emit_records
@@ -48,12 +47,6 @@ class SshRaw:
 def commands(profile: CliProfile, settings: SshSettings) -> list[Command]:
     """The profile's commands this module runs (the log buffer only when `logs` is on)."""
     return [c for c in profile.commands if settings.logs or c.logs is None]
-
-
-def credentials(request: ProbeRequest, config: LoadedConfig) -> str | None:
-    """The ssh_auths entry the module names (the config already checked that it exists)."""
-    settings = request.module.ssh
-    return settings.auth if settings is not None else None
 
 
 def ssh_port(ctx: ProbeContext, settings: SshSettings) -> int:
