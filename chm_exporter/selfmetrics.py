@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import (
     GC_COLLECTOR,
     PLATFORM_COLLECTOR,
@@ -13,7 +15,10 @@ from prometheus_client import (
     Info,
 )
 
+from chm_exporter.catalogue import catalogue
+
 PROBE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+SSH_FAILURE_REASONS = ("auth", "host_key", "timeout", "connection", "command", "other")
 
 
 class SelfMetrics:
@@ -73,3 +78,23 @@ class SelfMetrics:
         )
         for reason in ("target", "module", "auth", "invalid", "forbidden"):
             self.invalid_requests.labels(reason)
+        self.ssh = SshMetrics(r)
+
+
+class SshMetrics:
+    """The SSH prober's sessions on /metrics (HELP texts from the metric catalogue)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        def made(kind: type[Counter] | type[Gauge], name: str, *labels: str) -> Any:
+            full = f"{name}_total" if kind is Counter else name
+            return kind(name, catalogue()[full].help, labels, registry=registry)
+
+        self.open: Gauge = made(Gauge, "chm_exporter_ssh_sessions_open")
+        self.logins: Counter = made(Counter, "chm_exporter_ssh_logins")
+        self.reuses: Counter = made(Counter, "chm_exporter_ssh_session_reuses")
+        self.failures: Counter = made(Counter, "chm_exporter_ssh_failures", "reason")
+        self.waits: Counter = made(Counter, "chm_exporter_ssh_session_waits")
+        self.wait_seconds: Counter = made(Counter, "chm_exporter_ssh_session_wait_seconds")
+        self.closed_idle: Counter = made(Counter, "chm_exporter_ssh_sessions_closed_idle")
+        for reason in SSH_FAILURE_REASONS:
+            self.failures.labels(reason)

@@ -79,7 +79,7 @@ def create_app(
         timeout_offset,
         version or __version__,
         metrics,
-        SessionPool(metrics.registry, ssh_max_sessions, state_dir),
+        SessionPool(metrics.ssh, ssh_max_sessions, state_dir),
     )
     state.metrics.reload_ok.set(1)
     state.metrics.reload_time.set(time.time())

@@ -8,9 +8,10 @@ from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any
 
+from chm_exporter.catalogue import catalogue
 from chm_exporter.exposition import MetricSink, MetricType
 from chm_exporter.ssh.parse import Record
-from chm_exporter.ssh.profile import MetricRule, ValueRule, metric_catalogue
+from chm_exporter.ssh.profile import MetricRule, ValueRule
 
 
 class _LenientFormatter(string.Formatter):
@@ -112,11 +113,10 @@ def emit_records(
 ) -> int:
     """Add one sample per rule and matching record; returns the number of samples added."""
     added = 0
-    catalogue = metric_catalogue()
     for rule in rules:
-        meta = catalogue.get(rule.name, {})
-        mtype: MetricType = rule.type or ("counter" if meta.get("type") == "counter" else "gauge")
-        family = sink.family(rule.name, rule.help or meta.get("help", ""), mtype, rule.labels)
+        known = catalogue()[rule.name]
+        mtype: MetricType = "counter" if known.type == "counter" else "gauge"
+        family = sink.family(rule.name, known.help, mtype, known.labels)
         for record in records:
             fields = _fields(rule, record, context)
             if fields is None:

@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from chm_exporter.catalogue import CATALOGUE_PATH, catalogue
 from chm_exporter.configbase import StrictModel
 from chm_exporter.errors import ConfigError
 from chm_exporter.validation import format_validation_error
@@ -59,11 +60,7 @@ class ValueRule(StrictModel):
 class MetricRule(StrictModel):
     """One metric family filled from every matching record of a command's parse."""
 
-    name: str = Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
-    help: str = Field(default="", description="default: profiles/cli/_metrics.yaml")
-    type: Literal["gauge", "counter"] | None = Field(
-        default=None, description="default: profiles/cli/_metrics.yaml, else gauge"
-    )
+    name: str = Field(description="a metric of the catalogue (its HELP, type and labels)")
     labels: dict[str, str] = Field(default_factory=dict)
     value: float | ValueRule = 1.0
     when: dict[str, str] = Field(
@@ -72,6 +69,18 @@ class MetricRule(StrictModel):
     extract: dict[str, str] = Field(
         default_factory=dict, description="field -> regex whose named groups become fields"
     )
+
+    @model_validator(mode="after")
+    def _as_the_catalogue_says(self) -> MetricRule:
+        known = catalogue().get(self.name)
+        if known is None:
+            raise ValueError(f"{self.name} is not in the metric catalogue ({CATALOGUE_PATH})")
+        if tuple(self.labels) != known.labels:
+            raise ValueError(
+                f"{self.name}: labels {list(self.labels)} are not the catalogue's "
+                f"{list(known.labels)} (in that order)"
+            )
+        return self
 
     @field_validator("when", "extract")
     @classmethod
@@ -208,10 +217,3 @@ def load_cli_profile(platform: str) -> CliProfile:
         ConfigError: the profile is missing or invalid (a packaging bug).
     """
     return parse_profile(_read(platform), f"CLI profile {platform}")
-
-
-@cache
-def metric_catalogue() -> dict[str, dict[str, str]]:
-    """Help text and type of every metric the CLI profiles emit (profiles/cli/_metrics.yaml)."""
-    data = yaml.safe_load((PROFILE_DIR / "_metrics.yaml").read_text(encoding="utf-8"))
-    return {str(k): dict(v) for k, v in data.items()}

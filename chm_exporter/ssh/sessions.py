@@ -24,11 +24,11 @@ from typing import Any
 
 from asyncssh import Error as AsyncsshError
 from asyncssh import KeyImportError, SSHKey, read_private_key
-from prometheus_client import CollectorRegistry, Counter, Gauge
 from scrapli.driver import AsyncNetworkDriver
 from scrapli.exceptions import ScrapliException
 
 from chm_exporter.errors import SshProbeError
+from chm_exporter.selfmetrics import SshMetrics
 from chm_exporter.ssh.config import DEFAULT_TOFU_FILE, SshAuth, SshSettings
 from chm_exporter.ssh.driver import OutputCap, failure_reason, new_driver
 from chm_exporter.ssh.hostkeys import HostKeys
@@ -36,47 +36,7 @@ from chm_exporter.ssh.profile import CliProfile
 
 DEFAULT_MAX_SESSIONS = 1000
 MAX_DEVICES = 20000
-FAILURE_REASONS = ("auth", "host_key", "timeout", "connection", "command", "other")
 _SWEEP_SECONDS = 5.0
-
-
-class SshMetrics:
-    """The SSH self-metrics on /metrics."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        r = registry
-        self.open = Gauge("chm_exporter_ssh_sessions_open", "SSH sessions open now.", registry=r)
-        self.logins = Counter(
-            "chm_exporter_ssh_logins", "SSH logins that succeeded (new sessions).", registry=r
-        )
-        self.reuses = Counter(
-            "chm_exporter_ssh_session_reuses",
-            "Probes that ran on an already open SSH session.",
-            registry=r,
-        )
-        self.failures = Counter(
-            "chm_exporter_ssh_failures",
-            "SSH failures by reason (auth, host_key, timeout, connection, command, other).",
-            ["reason"],
-            registry=r,
-        )
-        self.waits = Counter(
-            "chm_exporter_ssh_session_waits",
-            "Probes that waited for a free session slot (the global cap was reached).",
-            registry=r,
-        )
-        self.wait_seconds = Counter(
-            "chm_exporter_ssh_session_wait_seconds",
-            "Time probes spent waiting for a free session slot.",
-            registry=r,
-        )
-        self.closed_idle = Counter(
-            "chm_exporter_ssh_sessions_closed_idle",
-            "Sessions closed because they were unused for idle_close seconds, or to make room.",
-            registry=r,
-        )
-        for reason in FAILURE_REASONS:
-            self.failures.labels(reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,11 +72,11 @@ class SessionPool:
 
     def __init__(
         self,
-        registry: CollectorRegistry,
+        metrics: SshMetrics,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
         state_dir: Path | None = None,
     ) -> None:
-        self.metrics = SshMetrics(registry)
+        self.metrics = metrics
         self.max_sessions = max_sessions
         self.state_dir = state_dir or Path.cwd()
         self.host_keys = HostKeys()

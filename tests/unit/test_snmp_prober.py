@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from multidict import MultiDict
-from prometheus_client import CollectorRegistry
 
 from chm_exporter import probers
 from chm_exporter.config import IcmpSettings, LoadedConfig, SnmpSettings, parse_config
@@ -74,7 +73,7 @@ async def _probe(
     headers = {"X-Prometheus-Scrape-Timeout-Seconds": scrape_timeout}
     request = parse_request(query, headers, loaded, 0.0)
     metrics = SelfMetrics("test")
-    return await run_probe(request, loaded, devices, metrics, SessionPool(metrics.registry))
+    return await run_probe(request, loaded, devices, metrics, SessionPool(metrics.ssh))
 
 
 def _samples(outcome: ProbeOutcome, name: str) -> dict[tuple[str, ...], int | float]:
@@ -116,7 +115,7 @@ def test_reboot_detection_reads_the_walk_not_the_metrics(loaded: LoadedConfig) -
         deadline=0.0,
         devices=DeviceCache(),
         metrics=SelfMetrics("test"),
-        ssh=SessionPool(CollectorRegistry()),
+        ssh=SessionPool(SelfMetrics("test").ssh),
     )
     sink = MetricSink()
     snmp_prober.emit(ctx, SnmpSettings(), raw, sink)

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 from asyncssh import HostKeyNotVerifiable, PermissionDenied
-from prometheus_client import CollectorRegistry
 from scrapli.exceptions import ScrapliAuthenticationFailed, ScrapliConnectionError, ScrapliTimeout
 
+from chm_exporter.selfmetrics import SelfMetrics
 from chm_exporter.ssh import sessions
 from chm_exporter.ssh.driver import failure_reason
 from chm_exporter.ssh.sessions import SessionKey, SessionPool
@@ -18,7 +18,7 @@ async def test_device_records_are_bounded_but_one_in_use_stays(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(sessions, "MAX_DEVICES", 3)
-    pool = SessionPool(CollectorRegistry())
+    pool = SessionPool(SelfMetrics("test").ssh)
     keys = [SessionKey(f"192.0.2.{i}", 22, "netops", "linux") for i in range(5)]
     busy = pool.device(keys[0])
     await busy.lock.acquire()

@@ -129,7 +129,7 @@ def test_every_template_of_ours_is_used_and_tested() -> None:
     ours = {p.stem for p in TEMPLATE_DIR.glob("*.textfsm")}
     used = {
         name.removeprefix("chm:")
-        for profile in PROFILE_DIR.glob("[!_]*.yaml")
+        for profile in PROFILE_DIR.glob("*.yaml")
         for command in load_cli_profile(profile.stem).commands
         for name in command.templates
         if name.startswith("chm:")
