@@ -14,6 +14,7 @@ from scrapli.exceptions import (
     ScrapliAuthenticationFailed,
     ScrapliConnectionError,
     ScrapliConnectionNotOpened,
+    ScrapliPrivilegeError,
     ScrapliTimeout,
 )
 
@@ -137,6 +138,8 @@ def failure_reason(exc: BaseException) -> tuple[str, str]:
         if cause is not None and "host key" in str(cause).lower():
             return "host_key", f"host key refused: {cause}"
         return "auth", f"authentication failed: {text}"
+    if isinstance(exc, ScrapliPrivilegeError):
+        return "auth", f"the enable step failed (check enable_password): {text}"
     if isinstance(exc, KeyImportError):
         return "auth", f"cannot read the private key: {text}"
     if "host key" in text.lower():

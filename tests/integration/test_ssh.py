@@ -330,3 +330,12 @@ async def test_unreadable_private_key_fails_the_probe_with_the_reason(
     assert result.success() == 0
     assert f"cannot read the private key {missing}" in result.debug
     assert iosxe.logins == 0
+
+
+async def test_wrong_enable_password_fails_with_the_reason(client: Client) -> None:
+    outputs = corpus_outputs("cisco_iosxe")
+    async with SshDevice("cisco_iosxe", outputs, enable_password="another-one") as dev:
+        result = await scrape(client, dev)
+    assert result.success() == 0
+    assert "the enable step failed (check enable_password)" in result.debug
+    assert await self_metric(client, 'chm_exporter_ssh_failures_total{reason="auth"}') == 1
