@@ -137,3 +137,26 @@ def test_every_template_of_ours_is_used_and_tested() -> None:
     tested = {name.removeprefix("test_") for name in globals() if name.startswith("test_")}
     assert ours == used
     assert ours <= tested
+
+
+# Not a recording: the EX-series layout of Juniper's documentation, where a class word is followed
+# by one space ("Power FPC 0 ...") and fans print words instead of RPM.
+EX_CHASSIS_ENVIRONMENT = """\
+Class Item                           Status     Measurement
+Power FPC 0 Power Supply 0           OK
+      FPC 0 Power Supply 1           Absent
+Temp  FPC 0 CPU                      OK         46 degrees C / 114 degrees F
+Fans  FPC 0 Fan Tray 0 Fan 0         OK         Spinning at normal speed
+      FPC 0 Fan Tray 0 Fan 1         Failed     Spinning at low speed
+"""
+
+
+def test_juniper_junos_show_chassis_environment_ex_layout() -> None:
+    records = parse("chm:juniper_junos_show_chassis_environment", EX_CHASSIS_ENVIRONMENT)
+    assert [(r["class"], r["name"], r["status"], r["celsius"]) for r in records] == [
+        ("Power", "FPC 0 Power Supply 0", "OK", ""),
+        ("Power", "FPC 0 Power Supply 1", "Absent", ""),
+        ("Temp", "FPC 0 CPU", "OK", "46"),
+        ("Fans", "FPC 0 Fan Tray 0 Fan 0", "OK", ""),
+        ("Fans", "FPC 0 Fan Tray 0 Fan 1", "Failed", ""),
+    ]
