@@ -160,3 +160,15 @@ def test_juniper_junos_show_chassis_environment_ex_layout() -> None:
         ("Fans", "FPC 0 Fan Tray 0 Fan 0", "OK", ""),
         ("Fans", "FPC 0 Fan Tray 0 Fan 1", "Failed", ""),
     ]
+
+
+def test_cisco_iosxe_show_environment_all_with_an_airflow_column() -> None:
+    """Not a recording: later Catalyst 9300 releases add an airflow column to the fan table."""
+    text = (
+        "Switch   FAN     Speed   State   Airflow direction\n"
+        "---------------------------------------------------\n"
+        "  1       1     14240     OK     Front to Back\n"
+        "  1       2     0         NOT PRESENT\n"
+    )
+    records = parse("chm:cisco_iosxe_show_environment_all", text)
+    assert [(r["fan"], r["fan_state"]) for r in records] == [("1", "OK"), ("2", "NOT PRESENT")]
