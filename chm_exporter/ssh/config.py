@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from chm_exporter.configbase import Secret, StrictModel, expand_secrets
+from chm_exporter.duration import Duration
 
 Platform = Literal[
     "cisco_ios",
@@ -74,18 +75,18 @@ class SshSettings(StrictModel):
     )
     known_hosts_file: Path | None = None
     logs: bool = Field(default=True, description="read the log buffer (chm_log_* metrics)")
-    command_timeout: float = Field(default=10.0, gt=0, le=300, description="seconds per command")
-    login_timeout: float = Field(default=10.0, gt=0, le=120, description="seconds to log in")
+    command_timeout: Duration = Field(default=10.0, gt=0, le=300, description="per command")
+    login_timeout: Duration = Field(default=10.0, gt=0, le=120, description="to connect and log in")
     max_output_bytes: int = Field(
         default=4 * 1024 * 1024,
         ge=1024,
         description="a command printing more fails the probe (a device in an endless output)",
     )
-    keepalive_interval: float = Field(default=30.0, ge=0, le=3600, description="0: none")
+    keepalive_interval: Duration = Field(default=30.0, ge=0, le=3600, description="0: none")
     reuse: bool = Field(
         default=True, description="keep the session for the next scrape; false: log out after each"
     )
-    idle_close: float = Field(
+    idle_close: Duration = Field(
         default=600.0, gt=0, description="close a session unused this many seconds"
     )
 
