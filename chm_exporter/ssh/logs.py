@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from chm_exporter.catalogue import catalogue
 from chm_exporter.exposition import MetricSink
 from chm_exporter.ssh.emit import render
 from chm_exporter.ssh.profile import LogRule
@@ -47,11 +48,8 @@ _ALIASES = {
     "notifications": "notice",
     "critical": "critical",
 }
-MESSAGES_HELP = (
-    "Log messages that appeared in the device's log buffer since the exporter started watching "
-    "it (show logging); each message counts once, also across buffer wrap and reboot."
-)
-LAST_HELP = "Unix time of the newest message in the log buffer (device clock, read as UTC)."
+MESSAGES = "chm_log_messages_total"
+LAST_MESSAGE = "chm_log_last_message_timestamp_seconds"
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,11 +150,10 @@ def count_new(state: LogState, buffer: list[LogMessage]) -> int:
 
 def emit_logs(state: LogState, buffer: list[LogMessage], sink: MetricSink) -> None:
     """The log counters and the newest message's time into `sink`."""
-    family = sink.family(
-        "chm_log_messages_total", MESSAGES_HELP, "counter", ("severity", "facility", "mnemonic")
-    )
+    known = catalogue()
+    family = sink.family(MESSAGES, known[MESSAGES].help, "counter", known[MESSAGES].labels)
     for key, total in state.totals.items():
         family.samples[key] = total
     stamps = [m.timestamp for m in buffer if m.timestamp is not None]
     if stamps:
-        sink.add("chm_log_last_message_timestamp_seconds", max(stamps), None, LAST_HELP)
+        sink.add(LAST_MESSAGE, max(stamps), None, known[LAST_MESSAGE].help)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from chm_exporter.catalogue import catalogue
 from chm_exporter.server import STATE
 from tests.integration.ssh_lab import ENABLE, lab_app, lab_config, scrape, self_metric
 from tests.servers.ssh_device import (
@@ -51,6 +53,11 @@ async def test_every_platform_answers_its_module_on_one_session(
             assert result.success() == 1, result.debug
             assert any(name.startswith("chm_interface_") for name, _ in result.metrics)
         assert dev.logins == 1
+    for name, text in re.findall(r"^# HELP (\S+) (.*)$", result.debug, re.M):
+        known = catalogue()[name]
+        assert text == known.help
+        want = "gauge" if known.type == "info" else known.type
+        assert f"# TYPE {name} {want}" in result.debug
 
 
 async def test_ssh_and_icmp_in_one_probe_keep_their_own_success(
