@@ -24,6 +24,7 @@ from pydantic import (
 from chm_exporter.configbase import Secret
 from chm_exporter.configbase import StrictModel as _Model
 from chm_exporter.configbase import expand_secrets as _expand_secrets
+from chm_exporter.discovery.model import DiscoveryConfig
 from chm_exporter.duration import Duration
 from chm_exporter.errors import ConfigError
 from chm_exporter.profiles.loader import load_profiles
@@ -154,6 +155,7 @@ class Config(_Model):
     ssh_auths: dict[str, SshAuth] = Field(default_factory=dict)
     modules: dict[str, Module] = Field(default_factory=dict)
     profile_dirs: list[Path] = Field(default_factory=list)
+    discovery: DiscoveryConfig = Field(default_factory=DiscoveryConfig)
 
     @field_validator("auths", mode="before")
     @classmethod
@@ -182,6 +184,22 @@ class Config(_Model):
                 raise ValueError(
                     f"modules.{name}.ssh.auth: unknown ssh auth {module.ssh.auth!r} "
                     f"(known: {known})"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _discovery_names_exist(self) -> Config:
+        for i, job in enumerate(self.discovery.jobs):
+            for j, auth in enumerate(job.auths):
+                if auth not in self.auths:
+                    known = ", ".join(self.auths)
+                    raise ValueError(
+                        f"discovery.jobs.{i}.auths.{j}: unknown auth {auth!r} (known: {known})"
+                    )
+            if self.module(job.module) is None:
+                known = ", ".join(self.module_names)
+                raise ValueError(
+                    f"discovery.jobs.{i}.module: unknown module {job.module!r} (known: {known})"
                 )
         return self
 
