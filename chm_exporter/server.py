@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from chm_exporter.config import LoadedConfig, load_config
 from chm_exporter.devicecache import DeviceCache
+from chm_exporter.discovery import routes as discovery_routes
 from chm_exporter.errors import ConfigError, RequestError
 from chm_exporter.probe import parse_request, run_probe
 from chm_exporter.recent import ProbeRecord, RecentProbes
@@ -41,6 +42,10 @@ class ExporterState:
     recent: RecentProbes = field(default_factory=RecentProbes)
     reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     started: float = field(default_factory=time.time)
+    discovery: discovery_routes.Discovery = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.discovery = discovery_routes.make_discovery(lambda: self.loaded, self.metrics.registry)
 
     async def reload(self) -> None:
         """Load the config file again; a refused config keeps the old one serving.
@@ -57,6 +62,7 @@ class ExporterState:
                 self.metrics.reload_ok.set(0)
                 raise
             self.loaded = loaded
+            self.discovery.apply()
             self.metrics.reload_ok.set(1)
             self.metrics.reload_time.set(time.time())
             _log.info("configuration reloaded from %s", loaded.path)
@@ -95,6 +101,7 @@ def create_app(
     app.router.add_put("/-/reload", reload)
     app.router.add_get("/config", show_config)
     app.router.add_get("/logs", show_log)
+    discovery_routes.add_routes(app, lambda a: a[STATE].discovery)
     return app
 
 
@@ -199,6 +206,7 @@ td,th{{border:1px solid #ccc;padding:.2em .6em;text-align:left}} .fail{{color:#b
 <label>Module <input name="module" value="auto"></label>
 <input type="hidden" name="debug" value="true"><button>Probe (debug)</button></form>
 <h2>Modules</h2><ul>{modules}</ul>
+{discovery_routes.landing_section(state.discovery)}
 <h2>Recent failed probes</h2>{_table(state.recent.failures)}
 <h2>Recent successful probes</h2>{_table(state.recent.successes)}
 </body></html>

@@ -150,10 +150,11 @@ def _special_addresses(networks: list[IpNetwork]) -> set[IpAddress]:
 
 def _remaining(networks: list[IpNetwork], exclude: list[IpNetwork]) -> list[IpNetwork]:
     """The networks with every excluded network cut out (exact, never enumerates)."""
+    v4 = [n for n in networks if isinstance(n, ipaddress.IPv4Network)]
+    v6 = [n for n in networks if isinstance(n, ipaddress.IPv6Network)]
     nets: list[IpNetwork] = [
-        net
-        for version in (4, 6)
-        for net in ipaddress.collapse_addresses([n for n in networks if n.version == version])
+        *ipaddress.collapse_addresses(v4),
+        *ipaddress.collapse_addresses(v6),
     ]
     for ex in exclude:
         kept: list[IpNetwork] = []

@@ -1,0 +1,85 @@
+"""The seam between discovery and the SNMP client: "read these GETs and walk these columns of
+this address with this auth, within a deadline".
+
+:class:`WalkerReader` is the real one (the probe's :class:`~chm_exporter.snmp.walker.Walker`,
+gufo-snmp behind it); unit tests use a fake that answers from a dict. When the exporter core's
+own client seam lands, only :class:`WalkerReader` changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Protocol
+
+from chm_exporter.config import CommunityAuth, SnmpSettings, UsmAuth
+from chm_exporter.errors import SnmpProbeError
+from chm_exporter.probelog import ProbeLog
+from chm_exporter.profiles.evaluate import WalkResult
+from chm_exporter.profiles.plan import WalkPlan
+from chm_exporter.snmp.walker import Walker
+
+# Columns of one device read at once during discovery (the probe's default is 8).
+WALK_CONCURRENCY = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """Seconds per request, retries after a timeout, and the loop time to stop at."""
+
+    request_timeout: float
+    retries: int
+    deadline: float
+
+
+class SnmpReader(Protocol):
+    """Reads a walk plan from one agent."""
+
+    async def read(
+        self,
+        address: str,
+        port: int,
+        auth: CommunityAuth | UsmAuth,
+        plan: WalkPlan,
+        budget: Budget,
+        log: ProbeLog,
+    ) -> WalkResult:
+        """Everything of `plan` the agent answered by the budget's deadline.
+
+        A column that failed after others answered is left out (logged), not raised.
+
+        Raises:
+            SnmpProbeError: no answer, credentials refused, or garbage (nothing read).
+            TimeoutError: the deadline passed.
+        """
+        ...
+
+
+class WalkerReader:
+    """:class:`SnmpReader` through the probe's walker."""
+
+    async def read(
+        self,
+        address: str,
+        port: int,
+        auth: CommunityAuth | UsmAuth,
+        plan: WalkPlan,
+        budget: Budget,
+        log: ProbeLog,
+    ) -> WalkResult:
+        """See :meth:`SnmpReader.read`."""
+        settings = SnmpSettings(
+            timeout=budget.request_timeout,
+            retries=budget.retries,
+            walk_concurrency=WALK_CONCURRENCY,
+        )
+        result = WalkResult()
+        walker = Walker(address, port, auth, settings, log)
+        try:
+            async with asyncio.timeout_at(budget.deadline):
+                await walker.run(plan, result)
+        except SnmpProbeError as exc:
+            if not result.columns:
+                raise
+            log.debug("%s: partial answer: %s", address, exc)
+        return result
