@@ -55,15 +55,21 @@ class Registry:
             The devices new to the job, and the ones that left it.
         """
         new = []
+        fresh = set()
         for device in seen:
             key = (job, device.address)
+            fresh.add(key)
             old = self._devices.get(key)
             if old is None:
                 new.append(device)
             else:
                 device = replace(device, first_seen=old.first_seen)
             self._devices[key] = device
-        gone = [d for (j, _), d in self._devices.items() if j == job and now - d.last_seen > grace]
+        gone = [
+            d
+            for key, d in self._devices.items()
+            if key[0] == job and key not in fresh and now - d.last_seen > grace
+        ]
         for device in gone:
             del self._devices[(job, device.address)]
         return new, gone

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from chm_exporter.config import CommunityAuth, LoadedConfig, UsmAuth
 from chm_exporter.discovery.identify import (
@@ -273,7 +274,7 @@ class Discovery:
         )  # fmt: skip
         self.write_sd_file(loaded)
 
-    def sd_groups(self, job: str | None = None) -> list[dict[str, object]]:
+    def sd_groups(self, job: str | None = None) -> list[dict[str, Any]]:
         """The /sd answer."""
         return self.registry.sd_groups(self.job_names, job)
 

@@ -199,7 +199,9 @@ def prometheus_config(
         scrape_interval=INTERVAL, scrape_timeout=INTERVAL, evaluation_interval=INTERVAL
     )
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert set(jobs) == {"chm_exporter", "chm_snmp", "chm_icmp"}, "the shipped jobs changed"
+    assert set(jobs) == {
+        "chm_exporter", "chm_snmp", "chm_icmp", "chm_discovered", "chm_discovered_icmp"
+    }, "the shipped jobs changed"  # fmt: skip
     for name, job in jobs.items():
         interval = SNMP_INTERVAL if name == "chm_snmp" else INTERVAL
         job["scrape_interval"] = job["scrape_timeout"] = interval

@@ -57,10 +57,12 @@ def test_promtool_check_config_refuses_a_broken_relabel(tmp_path: Path) -> None:
 def test_jobs_are_the_ones_the_rules_and_docs_name() -> None:
     config = load_yaml(REPO / "prometheus.yml")
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert set(jobs) == {"chm_exporter", "chm_snmp", "chm_icmp"}
+    assert set(jobs) == {
+        "chm_exporter", "chm_snmp", "chm_icmp", "chm_discovered", "chm_discovered_icmp"
+    }  # fmt: skip
     assert jobs["chm_snmp"]["params"] == {"module": ["auto"]}
     assert jobs["chm_icmp"]["params"] == {"module": ["icmp"]}
-    for name in ("chm_snmp", "chm_icmp"):
+    for name in ("chm_snmp", "chm_icmp", "chm_discovered", "chm_discovered_icmp"):
         assert jobs[name]["metrics_path"] == "/probe"
         assert jobs[name]["scrape_timeout"] < jobs[name]["scrape_interval"]
     assert config["rule_files"] == ["rules/*.yml"]
