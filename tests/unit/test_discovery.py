@@ -1,0 +1,251 @@
+"""Discovery's parts on their edge cases, with a recording fake reader (the main tests use real
+agents: tests/integration/test_discovery.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from chm_exporter.config import CommunityAuth, UsmAuth, load_config
+from chm_exporter.discovery.ber import community_get, reply_id, v3_discovery
+from chm_exporter.discovery.identify import (
+    Examined,
+    Identity,
+    Neighbor,
+    NotIdentifiedError,
+    ReadSettings,
+    examine,
+)
+from chm_exporter.discovery.reader import Budget
+from chm_exporter.discovery.registry import Device, Registry, write_atomically
+from chm_exporter.discovery.sweep import RateLimiter
+from chm_exporter.discovery.topology import build, render_svg
+from chm_exporter.errors import SnmpProbeError
+from chm_exporter.probelog import ProbeLog
+from chm_exporter.profiles.evaluate import WalkResult
+from chm_exporter.profiles.loader import load_profiles
+from chm_exporter.profiles.plan import WalkPlan
+from chm_exporter.server import create_app
+from tests.unit.clients import ClientFactory
+
+Client = TestClient[web.Request, web.Application]
+SYS: dict[str, object] = {
+    "1.3.6.1.2.1.1.1.0": b"Juniper Networks, Inc. ex4300-48t Ethernet Switch, kernel JUNOS 21.4R3",
+    "1.3.6.1.2.1.1.2.0": "1.3.6.1.4.1.2636.1.1.1.2.133",
+    "1.3.6.1.2.1.1.5.0": b"dist1",
+}
+
+
+# -- ber ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("ident", [1, 127, 128, 255, 256, 65535, 0x7FFFFFFF])
+def test_request_ids_read_back(ident: int) -> None:
+    assert reply_id(community_get(1, b"public", ident)) == ident
+    assert reply_id(community_get(0, b"x" * 200, ident)) == ident  # long form length
+    assert reply_id(v3_discovery(ident)) == ident
+
+
+def test_garbage_is_not_a_reply() -> None:
+    packet = community_get(1, b"public", 4242)
+    for cut in range(len(packet) - 12):
+        assert reply_id(packet[:cut]) is None
+    rng = random.Random(7)
+    for _ in range(2000):
+        data = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 40)))
+        result = reply_id(data)
+        assert result is None or isinstance(result, int)
+
+
+def test_rate_limiter_paces_every_caller_together() -> None:
+    async def main() -> float:
+        limiter = RateLimiter(1000)
+        started = time.perf_counter()
+
+        async def send(n: int) -> None:
+            for _ in range(n):
+                await limiter.acquire()
+
+        await asyncio.gather(send(100), send(100))
+        return time.perf_counter() - started
+
+    elapsed = asyncio.run(main())
+    assert elapsed >= 0.19  # 200 packets at 1000/s, less one burst of 5 ms
+
+
+# -- identification through a recording fake -----------------------------------------------------
+@dataclass
+class FakeReader:
+    """Answers from `values` for auths in `answers`; records every read."""
+
+    values: dict[str, object]
+    answers: set[str]
+    calls: list[tuple[str, list[str], list[str]]] = field(default_factory=list)
+
+    async def read(
+        self,
+        address: str,
+        port: int,
+        auth: CommunityAuth | UsmAuth,
+        plan: WalkPlan,
+        budget: Budget,
+        log: ProbeLog,
+    ) -> WalkResult:
+        name = auth.community.get_secret_value() if isinstance(auth, CommunityAuth) else "v3"
+        self.calls.append((name, list(plan.gets), list(plan.walks)))
+        if name not in self.answers:
+            raise SnmpProbeError(f"no answer for {name}")
+        result = WalkResult()
+        for oid in plan.gets:
+            if oid in self.values:
+                result.add_scalar(oid, self.values[oid])  # type: ignore[arg-type]
+        return result
+
+
+AUTHS: list[tuple[str, CommunityAuth | UsmAuth]] = [
+    ("first", CommunityAuth.model_validate({"version": "2c", "community": "one"})),
+    ("second", CommunityAuth.model_validate({"version": "2c", "community": "two"})),
+]
+
+
+def test_first_auth_that_answers_wins_and_picks_the_auto_profile() -> None:
+    reader = FakeReader(SYS, {"two"})
+    settings = ReadSettings(161, 0.1, 0, ("lldp",))
+    examined = asyncio.run(
+        examine(reader, "192.0.2.1", AUTHS, load_profiles([]), settings, ProbeLog("x", "y"))
+    )
+    assert examined.auth_name == "second"
+    ident = examined.identity
+    assert (ident.vendor, ident.platform, ident.model) == ("juniper", "junos", "ex4300-48t")
+    assert ident.profiles == ("juniper_junos",)
+    sys_gets = ["1.3.6.1.2.1.1.2.0", "1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.1.1.0"]
+    assert reader.calls[0] == ("one", sys_gets, [])
+    assert reader.calls[1] == ("two", sys_gets, [])
+    _, _gets, walks = reader.calls[2]
+    assert "1.0.8802.1.1.2.1.4.1.1.9" in walks  # lldpRemSysName, from the lldp profile
+    assert not any(w.startswith("1.3.6.1.2.1.2.2.1") for w in walks)  # no interface table
+
+
+def test_no_auth_answers_names_each_failure() -> None:
+    reader = FakeReader(SYS, set())
+    with pytest.raises(NotIdentifiedError, match="first: no answer for one; second: no answer"):
+        asyncio.run(
+            examine(reader, "192.0.2.1", AUTHS, {}, ReadSettings(161, 0.1, 0, ()), ProbeLog("", ""))
+        )
+
+
+# -- registry, http_sd, file_sd ------------------------------------------------------------------
+def _device(
+    job: str, address: str, *, port: int = 161, seen: float = 0.0, name: str = ""
+) -> Device:
+    ident = Identity("1.3.6.1.4.1.9.1.1", name or address, "", vendor="cisco")
+    return Device(job, address, port, "auto", Examined("public_v2", ident, ()), 0, seen, seen)
+
+
+def test_a_device_of_two_jobs_is_listed_once_by_the_first_job() -> None:
+    registry = Registry()
+    registry.update("b", [_device("b", "10.0.0.1"), _device("b", "10.0.0.10")], 0, 60)
+    registry.update("a", [_device("a", "10.0.0.1")], 0, 60)
+    groups = registry.sd_groups(["a", "b"])
+    assert [(g["targets"], g["labels"]["discovery_job"]) for g in groups] == [
+        (["10.0.0.1"], "a"),
+        (["10.0.0.10"], "b"),
+    ]
+    assert registry.sd_groups(["a", "b"], "b")[0]["labels"]["discovery_job"] == "b"
+
+
+def test_target_carries_a_port_other_than_161_and_brackets_ipv6() -> None:
+    assert _device("a", "10.0.0.1", port=1161).target == "10.0.0.1:1161"
+    assert _device("a", "2001:db8::1").target == "[2001:db8::1]"
+    assert _device("a", "2001:db8::1", port=1161).target == "[2001:db8::1]:1161"
+
+
+def test_grace_period_and_first_seen() -> None:
+    registry = Registry()
+    new, gone = registry.update("a", [_device("a", "10.0.0.1", seen=100)], 100, 50)
+    assert [d.address for d in new] == ["10.0.0.1"]
+    assert gone == []
+    new, gone = registry.update("a", [_device("a", "10.0.0.1", seen=120)], 120, 50)
+    assert new == []
+    assert registry.devices()[0].first_seen == 100
+    assert registry.update("a", [], 170, 50) == ([], [])  # 50 s after last seen: stays
+    _, gone = registry.update("a", [], 171, 50)
+    assert [d.address for d in gone] == ["10.0.0.1"]
+    assert registry.devices() == []
+
+
+def test_sd_file_is_replaced_whole(tmp_path: Path) -> None:
+    path = tmp_path / "sd" / "discovered.json"
+    write_atomically(path, [{"targets": ["a"], "labels": {}}])
+    write_atomically(path, [{"targets": ["b"], "labels": {}}])
+    assert json.loads(path.read_text()) == [{"targets": ["b"], "labels": {}}]
+    assert [p.name for p in path.parent.iterdir()] == ["discovered.json"]
+
+
+# -- topology --------------------------------------------------------------------------------------
+def test_neighbour_without_address_matches_by_name_and_svg_escapes() -> None:
+    a = _device("j", "10.0.0.1", name="a<b>.example")
+    neighbor = Neighbor("lldp", "Gi1", "core&2.example.net", "Gi9", "", "", "")
+    b = _device("j", "10.0.0.2", name="CORE&2")
+    a = Device(a.job, a.address, a.port, a.module, Examined("x", a.examined.identity, (neighbor,)),
+               0, 0, 0)  # fmt: skip
+    topo = build([a, b])
+    assert topo["edges"] == [
+        {"id": "lldp|10.0.0.1|Gi1|10.0.0.2|Gi9", "protocol": "lldp", "source": "10.0.0.1",
+         "source_port": "Gi1", "target": "10.0.0.2", "target_port": "Gi9"}
+    ]  # fmt: skip
+    svg = render_svg(topo)
+    assert "a&lt;b&gt;.example" in svg
+    assert "<b>" not in svg
+    assert svg.count("<circle") == 2
+    assert svg.count("<line") == 1
+
+
+# -- HTTP ------------------------------------------------------------------------------------------
+CONFIG = """\
+auths:
+  public_v2: {version: 2c, community: public}
+discovery:
+  jobs:
+    - {name: lab, networks: [127.0.9.0/30], auths: [public_v2], port: 9, timeout: 0.1,
+       retries: 0, crawl: {max_depth: 0}}
+"""
+
+
+@pytest.fixture
+async def client(tmp_path: Path, aiohttp_client: ClientFactory) -> Client:
+    path = tmp_path / "chm.yml"
+    path.write_text(CONFIG)
+    return await aiohttp_client(create_app(load_config(path)))
+
+
+async def test_sd_unknown_job_is_a_400(client: Client) -> None:
+    response = await client.get("/sd?job=nope")
+    assert response.status == 400
+    assert await response.text() == "unknown discovery job 'nope' (known: lab)\n"
+
+
+async def test_sd_topology_and_landing_page_answer(client: Client) -> None:
+    assert await (await client.get("/sd")).json() == []
+    assert await (await client.get("/topology")).json() == {"nodes": [], "edges": []}
+    svg = await client.get("/topology.svg")
+    assert svg.content_type == "image/svg+xml"
+    assert "no devices discovered yet" in await svg.text()
+    page = await (await client.get("/")).text()
+    assert "<h2>Discovery</h2>" in page
+    assert "<svg" in page
+
+
+async def test_reload_without_the_job_forgets_its_metrics(client: Client, tmp_path: Path) -> None:
+    metrics = await (await client.get("/metrics")).text()
+    assert 'chm_exporter_discovery_interval_seconds{job="lab"} 3600.0' in metrics
+    (tmp_path / "chm.yml").write_text(CONFIG.split("discovery:")[0])
+    assert (await client.post("/-/reload")).status == 200
+    metrics = await (await client.get("/metrics")).text()
+    assert 'job="lab"' not in metrics
