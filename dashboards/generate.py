@@ -850,6 +850,106 @@ def exporter(t: Thresholds) -> dict[str, Any]:
     )
 
 
+def relabel(expr: str, renames: dict[str, str]) -> str:
+    """`expr` with each label copied to a new name (label_replace), for panels such as the
+    Node graph that read fixed column names."""
+    for new, old in renames.items():
+        expr = f'label_replace({expr}, "{new}", "${{1}}", "{old}", "(.+)")'
+    return expr
+
+
+#: labels the Node graph's frames do not show (their values are copied into its own columns)
+NODE_GRAPH_HIDDEN = (
+    "Time", "Value", "Value #A", "Value #B", "__name__", "instance", "job", "sys_name",
+    "vendor", "model", "platform", "os_version", "serial", "sys_object_id", "discovery_job",
+    "protocol", "local_ifname", "remote_port", "remote_address", "remote_sys_name",
+    "remote_chassis_id", "remote_platform",
+)  # fmt: skip
+
+
+def topology(t: Thresholds) -> dict[str, Any]:
+    nodes = relabel(
+        f"chm_device_info{{{DEVICES}}}",
+        {
+            "id": "instance",
+            "title": "sys_name",
+            "subtitle": "vendor",
+            "detail__model": "model",
+            "detail__platform": "platform",
+        },
+    )
+    # An edge points at the neighbour's management address (the instance of a device
+    # discovered by it), else at its name.
+    edges = relabel(
+        f'label_join(chm_neighbor_info{{{DEVICES}}}, "id", "|", "instance", "local_ifname",'
+        ' "protocol", "remote_address", "remote_sys_name")',
+        {
+            "source": "instance",
+            "target": "remote_sys_name",
+            "mainstat": "protocol",
+            "detail__local_port": "local_ifname",
+            "detail__remote_port": "remote_port",
+        },
+    )
+    edges = f'label_replace({edges}, "target", "${{1}}", "remote_address", "(.+)")'
+    return dashboard(
+        "chm-topology",
+        "CHM topology",
+        "Devices and their LLDP/CDP neighbours as a graph (nodes: chm_device_info; edges:"
+        " chm_neighbor_info), and the neighbour table. The exporter draws the same map at"
+        " /topology.svg from its discovery.",
+        [
+            query_variable(
+                "instance", "Device", "label_values(chm_device_info, instance)", multi=True
+            )
+        ],
+        [
+            panel(
+                "nodegraph",
+                "Topology (LLDP and CDP)",
+                [
+                    target(
+                        "max by (id, title, subtitle, detail__model, detail__platform)"
+                        f" ({nodes})",
+                        instant=True,
+                    ),
+                    target(
+                        "max by (id, source, target, mainstat, detail__local_port,"
+                        f" detail__remote_port) ({edges})",
+                        instant=True,
+                    ),
+                ],
+                "none",
+                w=24,
+                h=16,
+                description="Nodes are devices (instance, sysName, vendor); an edge is an LLDP"
+                " or CDP adjacency, pointing at the neighbour's management address, which is the"
+                " instance of a discovered device.",
+                transformations=[
+                    {
+                        "id": "organize",
+                        "options": {"excludeByName": dict.fromkeys(NODE_GRAPH_HIDDEN, True)},
+                    }
+                ],
+            ),
+            table(
+                "Neighbours",
+                [
+                    target(
+                        "max by (instance, protocol, local_ifname, remote_sys_name, remote_port,"
+                        f" remote_address, remote_platform) (chm_neighbor_info{{{DEVICES}}})",
+                        instant=True,
+                    )
+                ],
+                "none",
+                w=24,
+                h=10,
+                transformations=[hide_columns("Value")],
+            ),
+        ],
+    )
+
+
 #: file name -> the dashboard, made from the threshold table
 DASHBOARDS: dict[str, Callable[[Thresholds], dict[str, Any]]] = {
     "chm-fleet-overview.json": fleet,
@@ -857,6 +957,7 @@ DASHBOARDS: dict[str, Callable[[Thresholds], dict[str, Any]]] = {
     "chm-interfaces.json": interfaces,
     "chm-availability.json": availability,
     "chm-exporter.json": exporter,
+    "chm-topology.json": topology,
 }
 
 

@@ -39,8 +39,8 @@ from chm_exporter.discovery.runner import Discovery
 from chm_exporter.discovery.topology import build
 from chm_exporter.profiles.loader import load_profiles
 from tests.e2e import stack as e2e
-from tests.kit import layout
-from tests.kit.tools import binary
+from tests.kit import dashboards, layout
+from tests.kit.tools import REPO, binary
 from tests.servers import netns
 from tests.servers.loopback import MultiSnmpd, snmpsim_agents
 from tests.servers.ports import free_tcp_port, free_udp_port
@@ -314,8 +314,25 @@ def test_prometheus_scrapes_each_found_device_with_its_auth_and_module(
         info = e2e.prom_query(base, 'chm_device_info{job="chm_discovered",vendor="juniper"}')
         assert [r["metric"]["sys_name"] for r in info] == ["dist1.lab.example"]
         assert info[0]["metric"]["model"] == "ex4300-48t"
+        _check_topology_dashboard(base, lab.port)
         sd = e2e.http_get(f"http://{exporter}/sd")
         assert len(sd) == len(FOUND)
     finally:
         for service in reversed(services):
             service.stop()
+
+
+def _check_topology_dashboard(base: str, port: int) -> None:
+    """The Node graph's queries return nodes and edges; core1's CDP edge points at dist1's
+    management address (the instance of a device scraped without a port, here with one)."""
+    path = REPO / "dashboards" / "chm-topology.json"
+    answers = {}
+    for expr in dashboards.panel_queries(path):
+        rows = e2e.prom_query(base, dashboards.substitute(expr, {"instance": ".*"}))
+        assert rows, f"no data: {expr}"
+        answers[expr] = [r["metric"] for r in rows]
+    nodes, edges = next(iter(answers.values())), list(answers.values())[1]
+    assert {n["id"] for n in nodes} == {f"{a}:{port}" for a in FOUND}
+    assert {"source": f"127.0.1.10:{port}", "target": "127.0.2.1", "mainstat": "cdp"}.items() <= {
+        k: v for e in edges if e["mainstat"] == "cdp" for k, v in e.items()
+    }.items()

@@ -77,12 +77,15 @@ def substitute(expr: str, values: Mapping[str, str] | None = None) -> str:
     """Fill in Grafana's variables: given values first, then Grafana's own, else `.*`.
 
     A value stands as it is (regex matchers such as `ifname=~"$ifname"` accept `.*` or `a|b`);
-    pass escaped values for names with regex characters.
+    pass escaped values for names with regex characters. ``${1}`` stays: it is a
+    label_replace capture reference, which Grafana leaves alone as an unknown variable.
     """
     known = {**GRAFANA_VARIABLES, **(values or {})}
 
     def replace(m: re.Match[str]) -> str:
         name = m.group(1) or m.group(2)
+        if name.isdigit():
+            return m.group(0)
         return known.get(name, ".*")
 
     return _VARIABLE.sub(replace, expr)

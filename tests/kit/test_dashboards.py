@@ -35,6 +35,7 @@ REQUIRED = {
     "chm-interfaces",
     "chm-availability",
     "chm-exporter",
+    "chm-topology",
 }
 #: metrics Prometheus makes itself or client_python's process collector exports
 OTHER_METRICS = {"up", "ALERTS", "scrape_duration_seconds"}
@@ -82,7 +83,7 @@ def all_datasource_refs(node: Any) -> list[Any]:
     return found
 
 
-def test_the_five_dashboards_exist() -> None:
+def test_the_six_dashboards_exist() -> None:
     assert {load(p)["uid"] for p in PATHS} == REQUIRED
 
 
