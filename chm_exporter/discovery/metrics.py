@@ -18,46 +18,46 @@ class DiscoveryMetrics:
         self.devices = Gauge(
             "chm_exporter_discovery_devices",
             "Devices a discovery job lists now (found, or within their grace period), by vendor.",
-            ["job", "vendor"],
+            ["discovery_job", "vendor"],
             registry=r,
         )
         self.addresses_swept = Counter(
             "chm_exporter_discovery_addresses_swept",
             "Addresses a discovery job's sweeps asked.",
-            ["job"],
+            ["discovery_job"],
             registry=r,
         )
         self.packets = Counter(
             "chm_exporter_discovery_packets_sent",
             "SNMP requests the sweeps sent (identification and crawl not counted).",
-            ["job"],
+            ["discovery_job"],
             registry=r,
         )
         self.new_devices = Counter(
             "chm_exporter_discovery_new_devices",
             "Devices a discovery job listed for the first time since the exporter started.",
-            ["job"],
+            ["discovery_job"],
             registry=r,
         )
         self.runs = Counter(
-            "chm_exporter_discovery_runs", "Discovery runs completed.", ["job"], registry=r
+            "chm_exporter_discovery_runs", "Discovery runs completed.", ["discovery_job"], registry=r
         )
         self.last_run = Gauge(
             "chm_exporter_discovery_last_run_timestamp_seconds",
             "Unix time the job's last run completed (its configuration time until the first).",
-            ["job"],
+            ["discovery_job"],
             registry=r,
         )
         self.last_duration = Gauge(
             "chm_exporter_discovery_last_run_duration_seconds",
             "How long the job's last completed run took.",
-            ["job"],
+            ["discovery_job"],
             registry=r,
         )
         self.interval = Gauge(
             "chm_exporter_discovery_interval_seconds",
             "The job's configured interval between runs.",
-            ["job"],
+            ["discovery_job"],
             registry=r,
         )
         self.failures = Counter(
@@ -65,7 +65,7 @@ class DiscoveryMetrics:
             "Addresses or runs that failed, by reason: not_identified (answered the sweep, "
             "no auth read it), device_info (identified, vendor fields and neighbours failed), "
             "resolve (a seed has no address), run_error (a bug; the run stopped).",
-            ["job", "reason"],
+            ["discovery_job", "reason"],
             registry=r,
         )
 

@@ -244,8 +244,8 @@ async def test_sd_topology_and_landing_page_answer(client: Client) -> None:
 
 async def test_reload_without_the_job_forgets_its_metrics(client: Client, tmp_path: Path) -> None:
     metrics = await (await client.get("/metrics")).text()
-    assert 'chm_exporter_discovery_interval_seconds{job="lab"} 3600.0' in metrics
+    assert 'chm_exporter_discovery_interval_seconds{discovery_job="lab"} 3600.0' in metrics
     (tmp_path / "chm.yml").write_text(CONFIG.split("discovery:")[0])
     assert (await client.post("/-/reload")).status == 200
     metrics = await (await client.get("/metrics")).text()
-    assert 'job="lab"' not in metrics
+    assert "lab" not in metrics
