@@ -40,7 +40,10 @@ class DiscoveryMetrics:
             registry=r,
         )
         self.runs = Counter(
-            "chm_exporter_discovery_runs", "Discovery runs completed.", ["discovery_job"], registry=r
+            "chm_exporter_discovery_runs",
+            "Discovery runs completed.",
+            ["discovery_job"],
+            registry=r,
         )
         self.last_run = Gauge(
             "chm_exporter_discovery_last_run_timestamp_seconds",

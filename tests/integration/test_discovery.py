@@ -181,10 +181,15 @@ def test_silent_addresses_cost_their_rounds_and_nothing_more(
     answer), round 2 (8). A port-unreachable address is retried as a silent one is."""
     _, registry, seconds = ran
     assert (
-        registry.get_sample_value("chm_exporter_discovery_packets_sent_total", {"discovery_job": "lab"}) == 43
+        registry.get_sample_value(
+            "chm_exporter_discovery_packets_sent_total", {"discovery_job": "lab"}
+        )
+        == 43
     )
     assert (
-        registry.get_sample_value("chm_exporter_discovery_addresses_swept_total", {"discovery_job": "lab"})
+        registry.get_sample_value(
+            "chm_exporter_discovery_addresses_swept_total", {"discovery_job": "lab"}
+        )
         == SWEPT
     )
     devices = {
