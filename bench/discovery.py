@@ -112,7 +112,8 @@ def main() -> None:
     results = []
     with MultiSnmpd(agents, port, "public", "bench-agent"):
         for rate in (float(r) for r in args.rates.split(",")):
-            loaded = LoadedConfig(parse_config(config_text(args.network, port, rate)), None, profiles)
+            config = parse_config(config_text(args.network, port, rate))
+            loaded = LoadedConfig(config, None, profiles)
             result = asyncio.run(one_run(loaded))
             silent = result["addresses"] - result["answered"]
             # One request per address, one retry per silent address (retries: 1), no more.
