@@ -15,8 +15,7 @@ from typing import Protocol
 from chm_exporter.config import CommunityAuth, SnmpSettings, UsmAuth
 from chm_exporter.errors import SnmpProbeError
 from chm_exporter.probelog import ProbeLog
-from chm_exporter.profiles.evaluate import WalkResult
-from chm_exporter.profiles.plan import WalkPlan
+from chm_exporter.profiles import WalkPlan, WalkResult
 from chm_exporter.snmp.walker import Walker
 
 # Columns of one device read at once during discovery (the probe's default is 8).

@@ -30,9 +30,8 @@ from chm_exporter.discovery.sweep import RateLimiter
 from chm_exporter.discovery.topology import build, render_svg
 from chm_exporter.errors import SnmpProbeError
 from chm_exporter.probelog import ProbeLog
-from chm_exporter.profiles.evaluate import WalkResult
+from chm_exporter.profiles import WalkPlan, WalkResult
 from chm_exporter.profiles.loader import load_profiles
-from chm_exporter.profiles.plan import WalkPlan
 from chm_exporter.server import create_app
 from tests.unit.clients import ClientFactory
 
