@@ -32,12 +32,13 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from chm_exporter.config import LoadedConfig, parse_config
+from chm_exporter.config import LoadedConfig, load_config, parse_config
 from chm_exporter.discovery.metrics import DiscoveryMetrics
 from chm_exporter.discovery.model import DiscoveryJob
 from chm_exporter.discovery.runner import Discovery
 from chm_exporter.discovery.topology import build
 from chm_exporter.profiles.loader import load_profiles
+from chm_exporter.server import STATE, create_app
 from tests.e2e import stack as e2e
 from tests.kit import dashboards, layout
 from tests.kit.tools import REPO, binary
@@ -45,6 +46,7 @@ from tests.servers import netns
 from tests.servers.loopback import MultiSnmpd, snmpsim_agents
 from tests.servers.ports import free_tcp_port, free_udp_port
 from tests.servers.process import exporter_command
+from tests.unit.clients import ClientFactory
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "discovery"
 PLAIN = [f"127.0.1.{i}" for i in range(1, 5)]
@@ -341,3 +343,26 @@ def _check_topology_dashboard(base: str, port: int) -> None:
     assert {"source": f"127.0.1.10:{port}", "target": "127.0.2.1", "mainstat": "cdp"}.items() <= {
         k: v for e in edges if e["mainstat"] == "cdp" for k, v in e.items()
     }.items()
+
+
+async def test_probe_is_not_delayed_by_a_running_sweep(
+    lab: Lab, tmp_path: Path, aiohttp_client: ClientFactory
+) -> None:
+    """A sweep paced to take 10 s runs while /probe reads an agent: the probe answers in its
+    usual time (discovery waits on its own rate and budget, never on /probe's path)."""
+    config = tmp_path / "chm.yml"
+    config.write_text(
+        lab.config_text().replace("127.0.1.0/28", "127.0.9.0/25").replace("rate: 1000", "rate: 25")
+    )
+    app = create_app(load_config(config))
+    client = await aiohttp_client(app)
+    discovery = app[STATE].discovery
+    await asyncio.sleep(0.5)  # the job's first run has started sweeping
+    started = time.perf_counter()
+    response = await client.get(
+        "/probe", params={"target": f"127.0.1.1:{lab.port}", "module": "auto"}
+    )
+    seconds = time.perf_counter() - started
+    assert 'probe_success{prober="snmp"} 1' in await response.text()
+    assert not discovery.reports, "the sweep ended before the probe: nothing was shown"
+    assert seconds < 2.0
