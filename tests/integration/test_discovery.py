@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import os
 import time
 import urllib.parse
@@ -32,10 +33,11 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from chm_exporter.config import LoadedConfig, load_config, parse_config
+from chm_exporter.config import CommunityAuth, LoadedConfig, load_config, parse_config
 from chm_exporter.discovery.metrics import DiscoveryMetrics
 from chm_exporter.discovery.model import DiscoveryJob
 from chm_exporter.discovery.runner import Discovery
+from chm_exporter.discovery.sweep import RateLimiter, SweepSettings, sweep
 from chm_exporter.discovery.topology import build
 from chm_exporter.profiles.loader import load_profiles
 from chm_exporter.server import STATE, create_app
@@ -46,6 +48,7 @@ from tests.servers import netns
 from tests.servers.loopback import MultiSnmpd, snmpsim_agents
 from tests.servers.ports import free_tcp_port, free_udp_port
 from tests.servers.process import exporter_command
+from tests.servers.snmpd import V3_USERS, Snmpd
 from tests.unit.clients import ClientFactory
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "discovery"
@@ -324,6 +327,11 @@ def test_prometheus_scrapes_each_found_device_with_its_auth_and_module(
         _check_topology_dashboard(base, lab.port)
         sd = e2e.http_get(f"http://{exporter}/sd")
         assert len(sd) == len(FOUND)
+        page = e2e.http_get(f"http://{exporter}/")
+        picture = page[page.index("<svg") : page.index("</svg>")]
+        assert picture.count("<circle") == len(FOUND) + 2  # and leaf1, outside1, undiscovered
+        assert picture.count("<line") == 5
+        assert ">core1.lab.example</text>" in picture
     finally:
         for service in reversed(services):
             service.stop()
@@ -366,3 +374,41 @@ async def test_probe_is_not_delayed_by_a_running_sweep(
     assert 'probe_success{prober="snmp"} 1' in await response.text()
     assert not discovery.reports, "the sweep ended before the probe: nothing was shown"
     assert seconds < 2.0
+
+
+def test_v3_auths_first_that_reads_wins(lab: Lab) -> None:
+    """Every net-snmp agent answers the v3 discovery request; the user the agents do not know
+    fails identification and the next v3 auth reads them."""
+    aes = V3_USERS["chm_aes"]
+    text = lab.config_text().replace(
+        "auths:\n",
+        "auths:\n"
+        "  v3_unknown: {version: 3, username: nobody-here, security_level: authPriv,"
+        " auth_password: wrong-password, priv_password: wrong-password}\n"
+        f"  v3_aes: {{version: 3, username: chm_aes, security_level: authPriv,"
+        f" auth_protocol: {aes.auth_proto}, auth_password: {aes.auth_pw},"
+        f" priv_protocol: {aes.priv_proto}, priv_password: {aes.priv_pw}}}\n",
+        1,
+    )
+    text = text.replace("[public_v2, second_v2]", "[v3_unknown, v3_aes, public_v2]")
+    text = text.replace("127.0.1.0/28", "127.0.1.0/29").replace("max_depth: 2", "max_depth: 0")
+    loaded = LoadedConfig(parse_config(text), None, load_profiles([]))
+    discovery = Discovery(lambda: loaded, DiscoveryMetrics(CollectorRegistry()))
+    asyncio.run(discovery.run_once(loaded.config.discovery.jobs[0]))
+    auths = {address: labels["__param_auth"] for address, labels in _targets(discovery).items()}
+    assert auths == dict.fromkeys([*PLAIN, *SECOND], "v3_aes")
+
+
+def test_sweeps_ipv6(snmpd_server: Snmpd) -> None:
+    assert snmpd_server.host6 is not None
+    auth = CommunityAuth.model_validate({"version": "2c", "community": snmpd_server.community})
+    result = asyncio.run(
+        sweep(
+            [ipaddress.ip_address(snmpd_server.host6), ipaddress.ip_address("::2")],
+            [auth],
+            RateLimiter(1000),
+            SweepSettings(snmpd_server.port, 0.3, 0),
+        )
+    )
+    assert result.answered == {"::1": 0}
+    assert result.packets_sent == 2
