@@ -81,4 +81,8 @@ class WalkerReader:
             if not result.columns:
                 raise
             log.debug("%s: partial answer: %s", address, exc)
+        except (asyncio.CancelledError, TimeoutError, KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # gufo-snmp panics (pyo3 PanicException) on some replies
+            raise SnmpProbeError(f"SNMP client failed: {type(exc).__name__}: {exc}") from exc
         return result

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from prometheus_client import CollectorRegistry
 
-from chm_exporter.config import CommunityAuth, UsmAuth, load_config
+from chm_exporter.config import CommunityAuth, LoadedConfig, UsmAuth, load_config, parse_config
 from chm_exporter.discovery.ber import community_get, reply_id, v3_discovery
 from chm_exporter.discovery.identify import (
     Examined,
@@ -24,8 +25,10 @@ from chm_exporter.discovery.identify import (
     ReadSettings,
     examine,
 )
+from chm_exporter.discovery.metrics import DiscoveryMetrics
 from chm_exporter.discovery.reader import Budget
 from chm_exporter.discovery.registry import Device, Registry, write_atomically
+from chm_exporter.discovery.runner import Discovery
 from chm_exporter.discovery.sweep import RateLimiter
 from chm_exporter.discovery.topology import build, render_svg
 from chm_exporter.errors import SnmpProbeError
@@ -248,3 +251,54 @@ async def test_reload_without_the_job_forgets_its_metrics(client: Client, tmp_pa
     assert (await client.post("/-/reload")).status == 200
     metrics = await (await client.get("/metrics")).text()
     assert "lab" not in metrics
+
+
+# -- a run, with seeds only (no sweep) -------------------------------------------------------------
+def test_seed_run_lists_the_device_writes_the_sd_file_and_counts(tmp_path: Path) -> None:
+    sd_file = tmp_path / "discovered.json"
+    text = f"""\
+auths:
+  first: {{version: 2c, community: one}}
+  second: {{version: 2c, community: two}}
+discovery:
+  sd_file: {sd_file}
+  jobs:
+    - {{name: seeds, seeds: [192.0.2.7, 192.0.2.8], auths: [first, second]}}
+"""
+    loaded = LoadedConfig(parse_config(text), None, load_profiles([]))
+    registry = CollectorRegistry()
+    discovery = Discovery(lambda: loaded, DiscoveryMetrics(registry))
+    reader = AddressReader({"192.0.2.7": FakeReader(SYS, {"two"})})
+    discovery.reader = reader
+    report = asyncio.run(discovery.run_once(loaded.config.discovery.jobs[0]))
+    assert (report.swept, report.identified) == (0, 1)
+    assert json.loads(sd_file.read_text()) == discovery.sd_groups()
+    assert discovery.sd_groups()[0]["labels"]["__param_auth"] == "second"
+
+    def sample(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, {"discovery_job": "seeds", **labels})
+
+    assert sample("chm_exporter_discovery_devices", vendor="juniper") == 1
+    assert sample("chm_exporter_discovery_failures_total", reason="not_identified") == 1
+    assert sample("chm_exporter_discovery_new_devices_total") == 1
+    assert sample("chm_exporter_discovery_runs_total") == 1
+
+
+@dataclass
+class AddressReader:
+    """A fake reader per address; an address without one never answers."""
+
+    readers: dict[str, FakeReader]
+
+    async def read(
+        self,
+        address: str,
+        port: int,
+        auth: CommunityAuth | UsmAuth,
+        plan: WalkPlan,
+        budget: Budget,
+        log: ProbeLog,
+    ) -> WalkResult:
+        if address not in self.readers:
+            raise SnmpProbeError(f"no answer from {address}")
+        return await self.readers[address].read(address, port, auth, plan, budget, log)
