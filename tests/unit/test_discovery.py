@@ -84,10 +84,12 @@ def test_rate_limiter_paces_every_caller_together() -> None:
 # -- identification through a recording fake -----------------------------------------------------
 @dataclass
 class FakeReader:
-    """Answers from `values` for auths in `answers`; records every read."""
+    """Answers from `values` for auths in `answers` (at `addresses`, or any); records every
+    read."""
 
     values: dict[str, object]
     answers: set[str]
+    addresses: set[str] | None = None
     calls: list[tuple[str, list[str], list[str]]] = field(default_factory=list)
 
     async def read(
@@ -101,7 +103,7 @@ class FakeReader:
     ) -> WalkResult:
         name = auth.community.get_secret_value() if isinstance(auth, CommunityAuth) else "v3"
         self.calls.append((name, list(plan.gets), list(plan.walks)))
-        if name not in self.answers:
+        if name not in self.answers or address not in (self.addresses or {address}):
             raise SnmpProbeError(f"no answer for {name}")
         result = WalkResult()
         for oid in plan.gets:
@@ -268,8 +270,7 @@ discovery:
     loaded = LoadedConfig(parse_config(text), None, load_profiles([]))
     registry = CollectorRegistry()
     discovery = Discovery(lambda: loaded, DiscoveryMetrics(registry))
-    reader = AddressReader({"192.0.2.7": FakeReader(SYS, {"two"})})
-    discovery.reader = reader
+    discovery.reader = FakeReader(SYS, {"two"}, {"192.0.2.7"})
     report = asyncio.run(discovery.run_once(loaded.config.discovery.jobs[0]))
     assert (report.swept, report.identified) == (0, 1)
     assert json.loads(sd_file.read_text()) == discovery.sd_groups()
@@ -282,23 +283,3 @@ discovery:
     assert sample("chm_exporter_discovery_failures_total", reason="not_identified") == 1
     assert sample("chm_exporter_discovery_new_devices_total") == 1
     assert sample("chm_exporter_discovery_runs_total") == 1
-
-
-@dataclass
-class AddressReader:
-    """A fake reader per address; an address without one never answers."""
-
-    readers: dict[str, FakeReader]
-
-    async def read(
-        self,
-        address: str,
-        port: int,
-        auth: CommunityAuth | UsmAuth,
-        plan: WalkPlan,
-        budget: Budget,
-        log: ProbeLog,
-    ) -> WalkResult:
-        if address not in self.readers:
-            raise SnmpProbeError(f"no answer from {address}")
-        return await self.readers[address].read(address, port, auth, plan, budget, log)
