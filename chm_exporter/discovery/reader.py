@@ -1,14 +1,14 @@
-"""The seam between discovery and the SNMP client: "read these GETs and walk these columns of
-this address with this auth, within a deadline".
+"""Discovery's one question to SNMP: "read these GETs and walk these columns of this address
+with this auth, within a deadline".
 
-:class:`WalkerReader` is the real one (the probe's :class:`~chm_exporter.snmp.walker.Walker`,
-gufo-snmp behind it); unit tests use a fake that answers from a dict. When the exporter core's
-own client seam lands, only :class:`WalkerReader` changes.
+:class:`WalkerReader` answers it with the probe's :class:`~chm_exporter.snmp.walker.Walker`,
+which talks through the client seam (:mod:`chm_exporter.snmp.client`, gufo-snmp behind it):
+it stops itself at the deadline, retries, shrinks bulks, and turns a library panic or a closed
+port into a failed read. Discovery's unit tests use a fake reader that answers from a dict.
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -45,7 +45,8 @@ class SnmpReader(Protocol):
     ) -> WalkResult:
         """Everything of `plan` the agent answered by the budget's deadline.
 
-        A column that failed after others answered is left out (logged), not raised.
+        A column that failed (or was cut by the deadline) after others answered is left out
+        (logged), not raised.
 
         Raises:
             SnmpProbeError: no answer, credentials refused, or garbage (nothing read).
@@ -73,16 +74,11 @@ class WalkerReader:
             walk_concurrency=WALK_CONCURRENCY,
         )
         result = WalkResult()
-        walker = Walker(address, port, auth, settings, log)
+        walker = Walker(address, port, auth, settings, log, deadline=budget.deadline)
         try:
-            async with asyncio.timeout_at(budget.deadline):
-                await walker.run(plan, result)
-        except SnmpProbeError as exc:
+            await walker.run(plan, result)
+        except (SnmpProbeError, TimeoutError) as exc:
             if not result.columns:
                 raise
-            log.debug("%s: partial answer: %s", address, exc)
-        except (asyncio.CancelledError, TimeoutError, KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as exc:  # gufo-snmp panics (pyo3 PanicException) on some replies
-            raise SnmpProbeError(f"SNMP client failed: {type(exc).__name__}: {exc}") from exc
+            log.debug("%s: partial answer: %s", address, exc or "deadline")
         return result
