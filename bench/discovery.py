@@ -119,6 +119,8 @@ def main() -> None:
             # One request per address, one retry per silent address (retries: 1), no more.
             assert result["packets"] == result["addresses"] + silent, result
             assert result["identified"] == ANSWERING, result
+            # Never faster than the rate (the run also waits for replies and identifies).
+            assert result["wall_s"] >= result["packets"] / rate, result
             results.append(result)
             print(json.dumps(result), flush=True)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -27,7 +27,7 @@ from chm_exporter.discovery.identify import (
     examine,
 )
 from chm_exporter.discovery.metrics import DiscoveryMetrics
-from chm_exporter.discovery.model import DiscoveryJob
+from chm_exporter.discovery.model import DiscoveryConfig, DiscoveryJob
 from chm_exporter.discovery.reader import SnmpReader, WalkerReader
 from chm_exporter.discovery.registry import Device, Registry, write_atomically
 from chm_exporter.discovery.sweep import RateLimiter, SweepSettings, sweep
@@ -74,9 +74,11 @@ class Discovery:
         self.metrics = metrics
         self.reader: SnmpReader = reader or WalkerReader()
         self.registry = Registry()
-        self.limiter = RateLimiter(200)
+        discovery = config().config.discovery
+        self.limiter = RateLimiter(discovery.rate)
         self.reports: dict[str, RunReport] = {}
-        self._budget = asyncio.Semaphore(16)
+        self._budget = asyncio.Semaphore(discovery.concurrency)
+        self._budget_size = discovery.concurrency
         self._tasks: dict[str, tuple[DiscoveryJob, asyncio.Task[None]]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -88,8 +90,7 @@ class Discovery:
     def apply(self) -> None:
         """Start, restart or stop job tasks to match the current config (start and reload)."""
         discovery = self._config().config.discovery
-        self.limiter.rate = discovery.rate
-        self._budget = asyncio.Semaphore(discovery.concurrency)
+        self._follow(discovery)
         wanted = {job.name: job for job in discovery.jobs}
         for name, (job, task) in list(self._tasks.items()):
             if wanted.get(name) != job:
@@ -104,6 +105,13 @@ class Discovery:
                 self.metrics.configure(name, job.interval, time.time())
                 task = asyncio.create_task(self._loop(job), name=f"discovery {name}")
                 self._tasks[name] = (job, task)
+
+    def _follow(self, discovery: DiscoveryConfig) -> None:
+        """The shared rate and budget as the config says now (runs read the config afresh)."""
+        self.limiter.rate = discovery.rate
+        if discovery.concurrency != self._budget_size:
+            self._budget = asyncio.Semaphore(discovery.concurrency)
+            self._budget_size = discovery.concurrency
 
     async def close(self) -> None:
         """Stop every job task and wait for them."""
@@ -130,6 +138,7 @@ class Discovery:
 
     async def _run(self, job: DiscoveryJob) -> RunReport:
         loaded = self._config()
+        self._follow(loaded.config.discovery)
         started, clock = time.time(), time.perf_counter()
         report = RunReport(job.name, started)
         auths = [(name, loaded.config.auths[name]) for name in job.auths]

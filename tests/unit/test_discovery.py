@@ -283,3 +283,26 @@ discovery:
     assert sample("chm_exporter_discovery_failures_total", reason="not_identified") == 1
     assert sample("chm_exporter_discovery_new_devices_total") == 1
     assert sample("chm_exporter_discovery_runs_total") == 1
+
+
+def test_runs_follow_the_configured_rate_and_budget() -> None:
+    """The shared rate is the smallest job rate of the config the run reads (no apply())."""
+
+    def loaded(rate: int, concurrency: int) -> LoadedConfig:
+        text = f"""\
+auths: {{a: {{version: 2c}}}}
+discovery:
+  concurrency: {concurrency}
+  jobs:
+    - {{name: one, seeds: [192.0.2.1], auths: [a], rate: {rate}}}
+    - {{name: two, seeds: [192.0.2.2], auths: [a], rate: 3000}}
+"""
+        return LoadedConfig(parse_config(text), None, {})
+
+    current = loaded(2000, 4)
+    discovery = Discovery(lambda: current, DiscoveryMetrics(CollectorRegistry()))
+    assert discovery.limiter.rate == 2000
+    current = loaded(500, 2)
+    discovery.reader = FakeReader(SYS, set())
+    asyncio.run(discovery.run_once(current.config.discovery.jobs[1]))
+    assert discovery.limiter.rate == 500
