@@ -57,6 +57,8 @@ SECOND = ["127.0.1.5", "127.0.1.6"]
 OUTSIDE = "127.0.3.1"
 RECORDED = {"127.0.1.10": "core1", "127.0.2.1": "dist1", "127.0.2.2": "edge1", "127.0.2.3": "leaf1"}
 FOUND = {*PLAIN, *SECOND, "127.0.1.10", "127.0.2.1", "127.0.2.2"}
+#: the shipped Prometheus jobs that read /sd, and the module each scrapes with
+DISCOVERY_JOBS = {"chm_discovered": "auto", "chm_discovered_icmp": "icmp"}
 # The swept addresses: 14 of the /28 and the silent host.
 SWEPT = 15
 
@@ -255,16 +257,16 @@ def test_device_that_stops_answering_leaves_after_its_grace(lab: Lab) -> None:
 
 # -- the real Prometheus reads /sd and scrapes what it lists -----------------------------------
 def _prometheus_config(dest: Path, exporter: str) -> Path:
-    """deploy/prometheus/prometheus.yml's discovery job as shipped, the exporter on loopback,
-    1 s intervals; the other jobs left out (they scrape file_sd devices this test has not)."""
+    """deploy/prometheus/prometheus.yml's discovery jobs as shipped, the exporter on loopback,
+    short intervals; the other jobs left out (they scrape file_sd devices this test has not)."""
     path = layout.prometheus_dir(dest, exporter=exporter)
     config = layout.load_yaml(path)
-    jobs = [j for j in config["scrape_configs"] if j["job_name"] == "chm_discovered"]
-    assert len(jobs) == 1, "the shipped prometheus.yml has no chm_discovered job"
-    job = jobs[0]
-    job["scrape_interval"] = job["scrape_timeout"] = "5s"
-    for sd in job["http_sd_configs"]:
-        sd["refresh_interval"] = "1s"
+    jobs = [j for j in config["scrape_configs"] if j["job_name"] in DISCOVERY_JOBS]
+    assert len(jobs) == len(DISCOVERY_JOBS), "the shipped prometheus.yml lacks discovery jobs"
+    for job in jobs:
+        job["scrape_interval"] = job["scrape_timeout"] = "5s"
+        for sd in job["http_sd_configs"]:
+            sd["refresh_interval"] = "1s"
     config["scrape_configs"] = jobs
     config["global"].update(scrape_interval="1s", scrape_timeout="1s", evaluation_interval="1s")
     config.pop("alerting", None)
@@ -302,19 +304,22 @@ def test_prometheus_scrapes_each_found_device_with_its_auth_and_module(
         def scraped() -> list[dict[str, Any]] | None:
             reply = e2e.http_get(f"{base}/api/v1/targets", {"state": "active"})
             active = [t for t in reply["data"]["activeTargets"] if t["health"] == "up"]
-            return active if len(active) == len(FOUND) else None
+            return active if len(active) == len(DISCOVERY_JOBS) * len(FOUND) else None
 
         active = e2e.wait_until(
             scraped, "Prometheus scrapes every found device", 45, alive=services
         )
-        by_instance = {t["labels"]["instance"].rsplit(":", 1)[0]: t for t in active}
-        assert set(by_instance) == FOUND
-        for address, target in by_instance.items():
-            query = urllib.parse.parse_qs(urllib.parse.urlparse(target["scrapeUrl"]).query)
-            assert query["auth"] == ["second_v2" if address in SECOND else "public_v2"]
-            assert query["module"] == ["auto"]
-            assert query["target"] == [f"{address}:{lab.port}"]
-            assert target["labels"]["discovery_job"] == "lab"
+        for job, module in DISCOVERY_JOBS.items():
+            targets = [t for t in active if t["labels"]["job"] == job]
+            by_instance = {t["labels"]["instance"].rsplit(":", 1)[0]: t for t in targets}
+            assert set(by_instance) == FOUND
+            for address, target in by_instance.items():
+                query = urllib.parse.parse_qs(urllib.parse.urlparse(target["scrapeUrl"]).query)
+                auth = ["second_v2" if address in SECOND else "public_v2"]
+                assert query.get("auth") == (auth if module == "auto" else None)
+                assert query["module"] == [module]
+                assert query["target"] == [f"{address}:{lab.port}"]
+                assert target["labels"]["discovery_job"] == "lab"
 
         def snmp_ok() -> list[dict[str, Any]] | None:
             rows = e2e.prom_query(base, 'probe_success{job="chm_discovered",prober="snmp"} == 1')
