@@ -1,6 +1,6 @@
 """Time and CPU to sweep a /20 (4,096 addresses) with 40 answering agents, the rest silent.
 
-    .venv/bin/python bench/discovery.py [--rates 200,2000] [--network 127.16.0.0/20]
+    .venv/bin/python -m bench.discovery [--rates 200,2000] [--network 127.16.0.0/20]
 
 The /20 is inside 127.0.0.0/8, so every address is local: one net-snmp snmpd answers on 40 of
 them (``agentAddress udp:127.16.0.100:P,...``); at the 4,056 others nothing listens, and the
@@ -21,21 +21,16 @@ import ipaddress
 import json
 import os
 import resource
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from prometheus_client import CollectorRegistry
 
-from prometheus_client import CollectorRegistry  # noqa: E402
-
-from chm_exporter.config import LoadedConfig, parse_config  # noqa: E402
-from chm_exporter.discovery.metrics import DiscoveryMetrics  # noqa: E402
-from chm_exporter.discovery.runner import Discovery  # noqa: E402
-from chm_exporter.profiles.loader import load_profiles  # noqa: E402
-from tests.servers.loopback import MultiSnmpd  # noqa: E402
-from tests.servers.ports import free_udp_port  # noqa: E402
+from chm_exporter.config import LoadedConfig, parse_config
+from chm_exporter.discovery.runner import Discovery
+from chm_exporter.profiles.loader import load_profiles
+from chm_exporter.selfmetrics import DiscoveryMetrics
+from tests.servers.loopback import MultiSnmpd
+from tests.servers.ports import free_udp_port
 
 ANSWERING = 40
 DEFAULT_RATE = 200  # the job's default (chm_exporter/discovery/model.py)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from prometheus_client import (
@@ -79,6 +80,15 @@ class SelfMetrics:
         for reason in ("target", "module", "auth", "invalid", "forbidden"):
             self.invalid_requests.labels(reason)
         self.ssh = SshMetrics(r)
+        self.discovery = DiscoveryMetrics(r)
+
+
+def _catalogued(
+    registry: CollectorRegistry, kind: type[Counter] | type[Gauge], name: str, *labels: str
+) -> Any:
+    """A metric whose HELP text is the catalogue's."""
+    full = f"{name}_total" if kind is Counter else name
+    return kind(name, catalogue()[full].help, labels, registry=registry)
 
 
 class SshMetrics:
@@ -86,8 +96,7 @@ class SshMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         def made(kind: type[Counter] | type[Gauge], name: str, *labels: str) -> Any:
-            full = f"{name}_total" if kind is Counter else name
-            return kind(name, catalogue()[full].help, labels, registry=registry)
+            return _catalogued(registry, kind, name, *labels)
 
         self.open: Gauge = made(Gauge, "chm_exporter_ssh_sessions_open")
         self.logins: Counter = made(Counter, "chm_exporter_ssh_logins")
@@ -98,3 +107,59 @@ class SshMetrics:
         self.closed_idle: Counter = made(Counter, "chm_exporter_ssh_sessions_closed_idle")
         for reason in SSH_FAILURE_REASONS:
             self.failures.labels(reason)
+
+
+DISCOVERY_FAILURE_REASONS = ("not_identified", "device_info", "resolve", "run_error")
+
+
+class DiscoveryMetrics:
+    """Per discovery job: devices by vendor, addresses swept, packets, runs, last run time and
+    duration, interval, failures by reason (HELP texts from the metric catalogue)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        def made(kind: type[Counter] | type[Gauge], name: str, *labels: str) -> Any:
+            return _catalogued(registry, kind, f"chm_exporter_discovery_{name}", *labels)
+
+        self._vendors: dict[str, set[str]] = {}
+        self.devices: Gauge = made(Gauge, "devices", "discovery_job", "vendor")
+        self.addresses_swept: Counter = made(Counter, "addresses_swept", "discovery_job")
+        self.packets: Counter = made(Counter, "packets_sent", "discovery_job")
+        self.new_devices: Counter = made(Counter, "new_devices", "discovery_job")
+        self.runs: Counter = made(Counter, "runs", "discovery_job")
+        self.last_run: Gauge = made(Gauge, "last_run_timestamp_seconds", "discovery_job")
+        self.last_duration: Gauge = made(Gauge, "last_run_duration_seconds", "discovery_job")
+        self.interval: Gauge = made(Gauge, "interval_seconds", "discovery_job")
+        self.failures: Counter = made(Counter, "failures", "discovery_job", "reason")
+
+    def configure(self, job: str, interval: float, now: float) -> None:
+        """A job appears: its interval, and "last run" starting at now."""
+        self.interval.labels(job).set(interval)
+        if job not in self._vendors:
+            self._vendors[job] = set()
+            self.last_run.labels(job).set(now)
+        for reason in DISCOVERY_FAILURE_REASONS:
+            self.failures.labels(job, reason)
+        self.addresses_swept.labels(job)
+        self.packets.labels(job)
+        self.new_devices.labels(job)
+        self.runs.labels(job)
+
+    def forget(self, job: str) -> None:
+        """A job was removed from the config."""
+        for metric in (self.interval, self.last_run, self.last_duration, self.addresses_swept,
+                       self.packets, self.new_devices, self.runs):  # fmt: skip
+            with contextlib.suppress(KeyError):
+                metric.remove(job)
+        for reason in DISCOVERY_FAILURE_REASONS:
+            with contextlib.suppress(KeyError):
+                self.failures.remove(job, reason)
+        self.set_vendors(job, {})
+        self._vendors.pop(job, None)
+
+    def set_vendors(self, job: str, counts: dict[str, int]) -> None:
+        """Devices per vendor for `job` (vendors no longer present removed)."""
+        for vendor in self._vendors.get(job, set()) - set(counts):
+            self.devices.remove(job, vendor)
+        self._vendors[job] = set(counts)
+        for vendor, n in counts.items():
+            self.devices.labels(job, vendor).set(n)

@@ -45,7 +45,7 @@ class ExporterState:
     discovery: discovery_routes.Discovery = field(init=False)
 
     def __post_init__(self) -> None:
-        self.discovery = discovery_routes.make_discovery(lambda: self.loaded, self.metrics.registry)
+        self.discovery = discovery_routes.make_discovery(lambda: self.loaded, self.metrics)
 
     async def reload(self) -> None:
         """Load the config file again; a refused config keeps the old one serving.

@@ -909,8 +909,7 @@ def topology(t: Thresholds) -> dict[str, Any]:
                 "Topology (LLDP and CDP)",
                 [
                     target(
-                        "max by (id, title, subtitle, detail__model, detail__platform)"
-                        f" ({nodes})",
+                        f"max by (id, title, subtitle, detail__model, detail__platform) ({nodes})",
                         instant=True,
                     ),
                     target(

@@ -24,9 +24,9 @@ from chm_exporter.errors import SnmpProbeError
 from chm_exporter.exposition import MetricSink
 from chm_exporter.probelog import ProbeLog
 from chm_exporter.profiles import WalkPlan, WalkResult
-from chm_exporter.profiles.evaluate import DEVICE_INFO_METRIC, evaluate_profiles
+from chm_exporter.profiles.evaluate import evaluate_profiles
 from chm_exporter.profiles.loader import expand_includes
-from chm_exporter.profiles.model import Profile
+from chm_exporter.profiles.model import DEVICE_INFO_METRIC, Profile
 from chm_exporter.profiles.plan import plan_walks
 from chm_exporter.profiles.select import choose_profiles
 from chm_exporter.profiles.values import as_text

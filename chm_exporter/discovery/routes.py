@@ -8,22 +8,21 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
 
 from chm_exporter.config import LoadedConfig
 from chm_exporter.discovery import topology
-from chm_exporter.discovery.metrics import DiscoveryMetrics
 from chm_exporter.discovery.runner import Discovery
 from chm_exporter.errors import RequestError
+from chm_exporter.selfmetrics import SelfMetrics
 
 __all__ = ["Discovery", "add_routes", "landing_section", "make_discovery"]
 
 Getter = Callable[[web.Application], Discovery]
 
 
-def make_discovery(config: Callable[[], LoadedConfig], registry: CollectorRegistry) -> Discovery:
-    """A discovery service whose metrics live in the exporter's own registry."""
-    return Discovery(config, DiscoveryMetrics(registry))
+def make_discovery(config: Callable[[], LoadedConfig], metrics: SelfMetrics) -> Discovery:
+    """A discovery service counting in the exporter's own metrics."""
+    return Discovery(config, metrics.discovery)
 
 
 def add_routes(app: web.Application, get: Getter) -> None:

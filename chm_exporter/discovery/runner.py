@@ -26,13 +26,13 @@ from chm_exporter.discovery.identify import (
     ReadSettings,
     examine,
 )
-from chm_exporter.discovery.metrics import DiscoveryMetrics
 from chm_exporter.discovery.model import DiscoveryConfig, DiscoveryJob
 from chm_exporter.discovery.reader import SnmpReader, WalkerReader
 from chm_exporter.discovery.registry import Device, Registry, write_atomically
 from chm_exporter.discovery.sweep import RateLimiter, SweepSettings, sweep
 from chm_exporter.errors import ChmError
 from chm_exporter.probelog import ProbeLog
+from chm_exporter.selfmetrics import DiscoveryMetrics
 from chm_exporter.target import parse_target, resolve
 
 _log = logging.getLogger("chm_exporter.discovery")

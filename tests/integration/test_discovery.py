@@ -34,12 +34,12 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from chm_exporter.config import CommunityAuth, LoadedConfig, load_config, parse_config
-from chm_exporter.discovery.metrics import DiscoveryMetrics
 from chm_exporter.discovery.model import DiscoveryJob
 from chm_exporter.discovery.runner import Discovery
 from chm_exporter.discovery.sweep import RateLimiter, SweepSettings, sweep
 from chm_exporter.discovery.topology import build
 from chm_exporter.profiles.loader import load_profiles
+from chm_exporter.selfmetrics import DiscoveryMetrics
 from chm_exporter.server import STATE, create_app
 from tests.e2e import stack as e2e
 from tests.kit import dashboards, layout
@@ -257,7 +257,7 @@ def test_device_that_stops_answering_leaves_after_its_grace(lab: Lab) -> None:
 
 # -- the real Prometheus reads /sd and scrapes what it lists -----------------------------------
 def _prometheus_config(dest: Path, exporter: str) -> Path:
-    """deploy/prometheus/prometheus.yml's discovery jobs as shipped, the exporter on loopback,
+    """prometheus.yml's discovery jobs as shipped, the exporter on loopback,
     short intervals; the other jobs left out (they scrape file_sd devices this test has not)."""
     path = layout.prometheus_dir(dest, exporter=exporter)
     config = layout.load_yaml(path)

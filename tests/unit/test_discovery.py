@@ -25,7 +25,6 @@ from chm_exporter.discovery.identify import (
     ReadSettings,
     examine,
 )
-from chm_exporter.discovery.metrics import DiscoveryMetrics
 from chm_exporter.discovery.reader import Budget
 from chm_exporter.discovery.registry import Device, Registry, write_atomically
 from chm_exporter.discovery.runner import Discovery
@@ -35,6 +34,7 @@ from chm_exporter.errors import SnmpProbeError
 from chm_exporter.probelog import ProbeLog
 from chm_exporter.profiles import WalkPlan, WalkResult
 from chm_exporter.profiles.loader import load_profiles
+from chm_exporter.selfmetrics import DiscoveryMetrics
 from chm_exporter.server import create_app
 from tests.unit.clients import ClientFactory
 
