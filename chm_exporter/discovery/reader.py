@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from chm_exporter.config import CommunityAuth, SnmpSettings, UsmAuth
+from chm_exporter.discovery.sweep import RateLimiter
 from chm_exporter.errors import SnmpProbeError
 from chm_exporter.probelog import ProbeLog
 from chm_exporter.profiles import WalkPlan, WalkResult
-from chm_exporter.snmp.walker import Walker
+from chm_exporter.snmp.walker import GET_BATCH, Walker
 
 # Columns of one device read at once during discovery (the probe's default is 8).
 WALK_CONCURRENCY = 4
@@ -82,3 +83,30 @@ class WalkerReader:
                 raise
             log.debug("%s: partial answer: %s", address, exc or "deadline")
         return result
+
+
+def estimated_packets(plan: WalkPlan) -> int:
+    """Requests a plan takes at least: one per GET batch, one per column (a column's further
+    bulk requests are not known in advance)."""
+    return -(-len(plan.gets) // GET_BATCH) + len(plan.walks)
+
+
+class PacedReader:
+    """A reader whose requests count against the discovery rate shared with the sweeps."""
+
+    def __init__(self, reader: SnmpReader, limiter: RateLimiter) -> None:
+        self._reader = reader
+        self._limiter = limiter
+
+    async def read(
+        self,
+        address: str,
+        port: int,
+        auth: CommunityAuth | UsmAuth,
+        plan: WalkPlan,
+        budget: Budget,
+        log: ProbeLog,
+    ) -> WalkResult:
+        """Wait for the plan's packets at the shared rate, then read it."""
+        await self._limiter.acquire(estimated_packets(plan))
+        return await self._reader.read(address, port, auth, plan, budget, log)

@@ -4,7 +4,8 @@ Each job runs in its own task, one run at a time (a run starts ``interval`` afte
 one ended; a reload that changes a job cancels its run and starts the new one after it).
 Identification and crawl of all jobs together go through one semaphore
 (``discovery.concurrency``) and never through /probe's path, so a sweep cannot hold a probe up
-beyond sharing the event loop. Sweep packets of all jobs share one :class:`RateLimiter`.
+beyond sharing the event loop. The packets of all jobs (sweeps, and an estimate of each
+identification's and crawl's requests) share one :class:`RateLimiter`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from chm_exporter.discovery.identify import (
     examine,
 )
 from chm_exporter.discovery.model import DiscoveryConfig, DiscoveryJob
-from chm_exporter.discovery.reader import SnmpReader, WalkerReader
+from chm_exporter.discovery.reader import PacedReader, SnmpReader, WalkerReader
 from chm_exporter.discovery.registry import Device, Registry, write_atomically
 from chm_exporter.discovery.sweep import RateLimiter, SweepSettings, sweep
 from chm_exporter.errors import ChmError
@@ -230,7 +231,7 @@ class Discovery:
         async with self._budget:
             try:
                 examined = await examine(
-                    self.reader,
+                    PacedReader(self.reader, self.limiter),
                     candidate.address,
                     auths[candidate.first_auth :],
                     loaded.profiles,

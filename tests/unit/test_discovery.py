@@ -25,7 +25,7 @@ from chm_exporter.discovery.identify import (
     ReadSettings,
     examine,
 )
-from chm_exporter.discovery.reader import Budget
+from chm_exporter.discovery.reader import Budget, PacedReader, estimated_packets
 from chm_exporter.discovery.registry import Device, Registry, write_atomically
 from chm_exporter.discovery.runner import Discovery
 from chm_exporter.discovery.sweep import RateLimiter
@@ -306,3 +306,22 @@ discovery:
     discovery.reader = FakeReader(SYS, set())
     asyncio.run(discovery.run_once(current.config.discovery.jobs[1]))
     assert discovery.limiter.rate == 500
+
+
+def test_identification_requests_count_against_the_rate() -> None:
+    """3 GETs (one batch) and 4 columns are 5 packets: the tenth read of 5 waits for slot 45
+    at 100 packets/s, 0.45 s (less one 20 ms burst); unpaced, the reads take microseconds."""
+    plan = WalkPlan(gets=["1.3.6.1.2.1.1.1.0", "1.3.6.1.2.1.1.2.0", "1.3.6.1.2.1.1.5.0"],
+                    walks=["1.3.6.1.2.1.2.2.1.2", "1.3.6.1.2.1.2.2.1.3", "1.3.6.1.2.1.2.2.1.5",
+                           "1.3.6.1.2.1.2.2.1.8"])  # fmt: skip
+    assert estimated_packets(plan) == 5
+    auth = AUTHS[0][1]
+
+    async def main() -> float:
+        paced = PacedReader(FakeReader(SYS, {"one"}), RateLimiter(100))
+        started = time.perf_counter()
+        for _ in range(10):
+            await paced.read("192.0.2.1", 161, auth, plan, Budget(1, 0, 1e9), ProbeLog("", ""))
+        return time.perf_counter() - started
+
+    assert asyncio.run(main()) >= 0.42
