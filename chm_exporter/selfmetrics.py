@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import (
@@ -14,8 +15,11 @@ from prometheus_client import (
     Histogram,
     Info,
 )
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from chm_exporter.catalogue import catalogue
+from chm_exporter.lograte import LOG_RATE
 
 PROBE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 SSH_FAILURE_REASONS = ("auth", "host_key", "timeout", "connection", "command", "other")
@@ -79,6 +83,15 @@ class SelfMetrics:
         for reason in ("target", "module", "auth", "invalid", "forbidden"):
             self.invalid_requests.labels(reason)
         self.ssh = SshMetrics(r)
+        self.samples_dropped = Counter(
+            "chm_exporter_samples_dropped",
+            catalogue()["chm_exporter_samples_dropped_total"].help,
+            ["reason"],
+            registry=r,
+        )
+        for reason in ("not_finite", "negative_counter"):
+            self.samples_dropped.labels(reason)
+        r.register(_SuppressedLogLines())
 
 
 class SshMetrics:
@@ -98,3 +111,17 @@ class SshMetrics:
         self.closed_idle: Counter = made(Counter, "chm_exporter_ssh_sessions_closed_idle")
         for reason in SSH_FAILURE_REASONS:
             self.failures.labels(reason)
+
+
+class _SuppressedLogLines(Collector):
+    """The log lines the rate limit left out (a process-wide count, read at scrape time)."""
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "chm_exporter_log_messages_suppressed",
+            catalogue()["chm_exporter_log_messages_suppressed_total"].help,
+            labels=["logger"],
+        )
+        for logger, count in sorted(LOG_RATE.suppressed.items()):
+            family.add_metric([logger], count)
+        yield family
