@@ -27,21 +27,13 @@ DEADLINE = 1.0  # the scrape timeout minus the default offset of 0.5 s
 SLACK = 0.1
 PROBES_PER_CASE = 5  # a late answer depends on timing: once is not proof either way
 
-# What breaks the exporter of today (before the walker checks the deadline itself and catches
-# gufo-snmp's panics); the lead removes these marks when that walker lands.
-_LATE = "the walk outruns the deadline: cancellation does not reach gufo-snmp (issue 10 item 1)"
-_PANIC = "gufo-snmp panics (PanicException, a BaseException): no answer at all (issue 10 item 2)"
-BROKEN_TODAY: dict[tuple[str, str], str] = {
-    ("endless", "bulk"): _LATE,
-    ("endless", "getnext"): _LATE,
-    ("truncated", "bulk"): _PANIC,
-    ("truncated", "getnext"): _PANIC,
-    ("empty_varbind", "bulk"): _PANIC,
-    ("empty_varbind", "getnext"): _PANIC,
-    ("odd_bitstring", "bulk"): _PANIC,
-    ("odd_bitstring", "getnext"): _PANIC,
-    ("nosuch_in_getnext", "getnext"): _PANIC,
-}
+# With the walker of issue 10 (deadline checked between PDUs, panics caught), every behaviour is
+# answered in time but one: against the endless table 40-60 % of the answers come 0.06-0.18 s
+# after the deadline (the evaluation grace after a walk cut at the deadline, under load). That is
+# timing, so a strict xfail would flip; this mark is not strict and is for the lead to resolve
+# with the walker's owner.
+_LATE = "evaluation after a deadline-cut endless walk: 1.06-1.18 s for a 1.0 s deadline"
+LATE_TODAY = {("endless", "bulk"), ("endless", "getnext")}
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +89,8 @@ RANDOM = ("garbage", "mutate")  # a different reply each time: see the many-prob
 
 
 def _case(name: str, walk: str) -> object:
-    reason = BROKEN_TODAY.get((name, walk))
-    marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+    late = (name, walk) in LATE_TODAY
+    marks = [pytest.mark.xfail(strict=False, reason=_LATE)] if late else []
     return pytest.param(name, walk, marks=marks, id=f"{name}-{walk}")
 
 
@@ -147,7 +139,6 @@ def _exporter(tmp_path: Path, walk: str) -> Iterator[int]:
         stop_process(proc, 5)
 
 
-@pytest.mark.xfail(strict=True, reason=_PANIC)
 @pytest.mark.parametrize("behaviour", RANDOM)
 def test_random_and_mutated_replies_never_drop_an_answer(
     tmp_path: Path, agent_port: int, behaviour: str
