@@ -33,6 +33,7 @@ from aiohttp.typedefs import Middleware
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from chm_exporter.errors import ConfigError
+from chm_exporter.validation import format_validation_error
 from chm_exporter.yamlfile import MAX_YAML_BYTES, decode_text, load_yaml, read_bounded
 
 TlsVersion = Literal["TLS10", "TLS11", "TLS12", "TLS13"]
@@ -101,8 +102,6 @@ def load_web_config(path: Path | str) -> WebConfig:
     Raises:
         ConfigError: one line naming the file, the line and the field.
     """
-    from chm_exporter.config import format_validation_error
-
     path = Path(path)
     text = decode_text(read_bounded(path, MAX_YAML_BYTES, "web config file"), str(path), "file")
     data = load_yaml(text, str(path)) or {}
