@@ -13,13 +13,21 @@ from pydantic import ValidationError
 from chm_exporter.config import format_validation_error, load_config
 from chm_exporter.errors import ConfigError
 from chm_exporter.logsetup import setup_logging
+from chm_exporter.rlimits import raise_nofile_limit
 from chm_exporter.server import config_reload_on_sighup, create_app
 from chm_exporter.settings import Settings, split_listen_address
 from chm_exporter.version import __version__
+from chm_exporter.webconfig import WebConfig, load_web_config, ssl_context
+
+KEEPALIVE_TIMEOUT = 75.0
+"""Seconds an idle or half-sent HTTP connection is kept (aiohttp's default is an hour, so 1,100
+connections that never finish a request would hold their descriptors that long). Longer than
+any usual scrape interval, so Prometheus' kept-alive connections are not cut."""
 
 _FLAGS = {
     "--config.file": "config_file",
     "--web.listen-address": "web_listen_address",
+    "--web.config.file": "web_config_file",
     "--log.level": "log_level",
     "--log.format": "log_format",
     "--timeout-offset": "timeout_offset",
@@ -46,6 +54,13 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         default=None,
         help="validate the config file, print the result, exit 0 (valid) or 1",
     )
+    parser.add_argument(
+        "--web.enable-lifecycle",
+        dest="web_enable_lifecycle",
+        action="store_true",
+        default=None,
+        help="allow POST /-/reload (SIGHUP always reloads) (env CHM_WEB_ENABLE_LIFECYCLE)",
+    )
     parser.add_argument("--version", action="version", version=f"chm-exporter {__version__}")
     given = {k: v for k, v in vars(parser.parse_args(argv)).items() if v is not None}
     try:
@@ -65,6 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     log = logging.getLogger("chm_exporter")
     try:
         loaded = load_config(settings.config_file)
+        web_config = (
+            load_web_config(settings.web_config_file) if settings.web_config_file else WebConfig()
+        )
     except ConfigError as exc:
         if settings.config_check:
             print(f"config invalid: {exc}", file=sys.stderr)
@@ -80,10 +98,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         log.error("%s", exc)
         return 2
-    app = create_app(loaded, settings.timeout_offset, ssh_max_sessions=settings.ssh_max_sessions)
+    before, now = raise_nofile_limit()
+    if now != before:
+        log.info("open-files limit raised from %d to %d", before, now)
+    app = create_app(
+        loaded,
+        settings.timeout_offset,
+        ssh_max_sessions=settings.ssh_max_sessions,
+        enable_lifecycle=settings.web_enable_lifecycle,
+        web_config=web_config,
+    )
     app.cleanup_ctx.append(config_reload_on_sighup)
-    log.info("chm-exporter %s listening on %s", __version__, settings.web_listen_address)
-    web.run_app(app, host=host, port=port, print=None, access_log=None, shutdown_timeout=5)
+    tls = web_config.tls_server_config
+    log.info(
+        "chm-exporter %s listening on %s (%s)",
+        __version__,
+        settings.web_listen_address,
+        "TLS" if tls else "plain HTTP",
+    )
+    web.run_app(
+        app,
+        host=host,
+        port=port,
+        ssl_context=ssl_context(tls) if tls else None,
+        print=None,
+        access_log=None,
+        shutdown_timeout=5,
+        keepalive_timeout=KEEPALIVE_TIMEOUT,
+    )
     return 0
 
 

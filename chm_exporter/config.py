@@ -1,8 +1,9 @@
 """The configuration file: credentials (`auths`), probe modules (`modules`), profile folders.
 
 Models copy their defaults in, parse over them, validate, and reject unknown keys; every error
-names the field it is about. Secrets may be written inline, as ``<name>_file: /path`` or as
-``${ENV_VAR}``; they are held as :class:`pydantic.SecretStr` and dump as ``<secret>``.
+names the field it is about (and its line, never the line's text). Secrets may be written
+inline, as ``<name>_file: /path`` (a regular file of bounded size) or as ``${ENV_VAR}`` /
+``${ENV_VAR:-default}``; they are held as :class:`pydantic.SecretStr` and dump as ``<secret>``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     Field,
     SecretStr,
@@ -32,6 +32,7 @@ from chm_exporter.profiles.model import Profile
 from chm_exporter.ssh.config import SshAuth, SshSettings
 from chm_exporter.validation import format_validation_error as format_validation_error
 from chm_exporter.walk import WalkPlan
+from chm_exporter.yamlfile import MAX_YAML_BYTES, decode_text, load_yaml, read_bounded
 
 AUTO_MODULE = "auto"
 AUTO_PROFILES = "auto"
@@ -240,10 +241,7 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     Raises:
         ConfigError: the YAML is malformed or a field is invalid; the message names the field.
     """
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    data = load_yaml(text, source)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -251,7 +249,7 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: {format_validation_error(exc)}") from exc
+        raise ConfigError(f"{source}: {format_validation_error(exc, text)}") from None
 
 
 def load_config(path: Path | str) -> LoadedConfig:
@@ -261,10 +259,7 @@ def load_config(path: Path | str) -> LoadedConfig:
         ConfigError: the file is unreadable or invalid, or names a profile that does not exist.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    text = decode_text(read_bounded(path, MAX_YAML_BYTES, "config file"), str(path), "config file")
     config = parse_config(text, str(path))
     dirs = [d if d.is_absolute() else path.parent / d for d in config.profile_dirs]
     profiles = load_profiles(dirs)

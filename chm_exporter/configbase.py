@@ -1,7 +1,8 @@
 """What every config model shares: strict frozen models and secrets (inline, file or env).
 
-Secrets may be written inline, as ``<name>_file: /path`` or as ``${ENV_VAR}``; they are held as
-:class:`pydantic.SecretStr` and dump as ``<secret>``.
+Secrets may be written inline, as ``<name>_file: /path`` (a regular file of bounded size, see
+:func:`chm_exporter.yamlfile.read_secret_file`) or as ``${ENV_VAR}`` / ``${ENV_VAR:-default}``;
+they are held as :class:`pydantic.SecretStr` and dump as ``<secret>``.
 """
 
 from __future__ import annotations
@@ -9,14 +10,16 @@ from __future__ import annotations
 import os
 import re
 from functools import partial
-from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer, SecretStr
 
+from chm_exporter.errors import ConfigError
+from chm_exporter.yamlfile import read_secret_file
+
 Secret = Annotated[SecretStr, PlainSerializer(lambda _s: "<secret>", when_used="always")]
 
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class StrictModel(BaseModel):
@@ -35,11 +38,10 @@ def expand_secrets(data: Any, secret_fields: tuple[str, ...]) -> Any:
         if file_key in out:
             if name in out:
                 raise ValueError(f"give either {name} or {file_key}, not both")
-            path = Path(str(out.pop(file_key)))
             try:
-                out[name] = path.read_text(encoding="utf-8").rstrip("\r\n")
-            except OSError as exc:
-                raise ValueError(f"{file_key}: cannot read {path}: {exc.strerror}") from None
+                out[name] = read_secret_file(str(out.pop(file_key)))
+            except ConfigError as exc:
+                raise ValueError(f"{file_key}: {exc}") from None
         value = out.get(name)
         if isinstance(value, str):
             out[name] = _ENV_REF.sub(partial(_env_match, name), value)
@@ -47,7 +49,10 @@ def expand_secrets(data: Any, secret_fields: tuple[str, ...]) -> Any:
 
 
 def _env_match(field_name: str, match: re.Match[str]) -> str:
-    value = os.environ.get(match.group(1))
-    if value is None:
-        raise ValueError(f"{field_name}: environment variable {match.group(1)} is not set")
+    var, default = match.group(1), match.group(2)
+    value = os.environ.get(var)
+    if value is None or (default is not None and not value):  # as the shell's ${VAR:-default}
+        if default is None:
+            raise ValueError(f"{field_name}: environment variable {var} is not set")
+        return default
     return value

@@ -7,6 +7,8 @@ import logging
 import time
 from typing import Any
 
+from chm_exporter.lograte import LOG_RATE
+
 _LEVELS = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
@@ -56,6 +58,7 @@ def setup_logging(level: str, fmt: str) -> None:
     """Send the exporter's log to stderr in the chosen format and level."""
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else LogfmtFormatter())
+    handler.addFilter(LOG_RATE)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(_LEVELS[level])

@@ -82,7 +82,7 @@ def parse_request(
     debug = (single_param(params, "debug") or "false").lower() in ("true", "1", "yes")
     probe = ProbeRequest(
         target=target,
-        module_name=",".join(names),
+        module_name=",".join(sorted(names)),  # one label value per set: no series per order
         module=module,
         timeout=probe_timeout(headers.get(SCRAPE_TIMEOUT_HEADER), module.timeout, timeout_offset),
         debug=debug,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import (
@@ -15,8 +16,11 @@ from prometheus_client import (
     Histogram,
     Info,
 )
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from chm_exporter.catalogue import catalogue
+from chm_exporter.lograte import LOG_RATE
 
 PROBE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 SSH_FAILURE_REASONS = ("auth", "host_key", "timeout", "connection", "command", "other")
@@ -81,6 +85,15 @@ class SelfMetrics:
             self.invalid_requests.labels(reason)
         self.ssh = SshMetrics(r)
         self.discovery = DiscoveryMetrics(r)
+        self.samples_dropped = Counter(
+            "chm_exporter_samples_dropped",
+            catalogue()["chm_exporter_samples_dropped_total"].help,
+            ["reason"],
+            registry=r,
+        )
+        for reason in ("not_finite", "negative_counter"):
+            self.samples_dropped.labels(reason)
+        r.register(_SuppressedLogLines())
 
 
 def _catalogued(
@@ -163,3 +176,17 @@ class DiscoveryMetrics:
         self._vendors[job] = set(counts)
         for vendor, n in counts.items():
             self.devices.labels(job, vendor).set(n)
+
+
+class _SuppressedLogLines(Collector):
+    """The log lines the rate limit left out (a process-wide count, read at scrape time)."""
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "chm_exporter_log_messages_suppressed",
+            catalogue()["chm_exporter_log_messages_suppressed_total"].help,
+            labels=["logger"],
+        )
+        for logger, count in sorted(LOG_RATE.suppressed.items()):
+            family.add_metric([logger], count)
+        yield family

@@ -13,17 +13,21 @@ from urllib.parse import urlencode
 
 import yaml
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from chm_exporter.config import LoadedConfig, load_config
+from chm_exporter.config import LoadedConfig
+from chm_exporter.configproc import DEFAULT_TIMEOUT, load_config_isolated
 from chm_exporter.devicecache import DeviceCache
 from chm_exporter.discovery import routes as discovery_routes
 from chm_exporter.errors import ConfigError, RequestError
+from chm_exporter.lifecycle import reload_refusal
 from chm_exporter.probe import parse_request, run_probe
 from chm_exporter.recent import ProbeRecord, RecentProbes
 from chm_exporter.selfmetrics import SelfMetrics
 from chm_exporter.ssh.sessions import DEFAULT_MAX_SESSIONS, SessionPool
 from chm_exporter.version import __version__
+from chm_exporter.webconfig import BasicAuth, WebConfig
 
 EXPOSITION_CONTENT_TYPE = "text/plain"
 _log = logging.getLogger("chm_exporter")
@@ -42,6 +46,8 @@ class ExporterState:
     recent: RecentProbes = field(default_factory=RecentProbes)
     reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     started: float = field(default_factory=time.time)
+    enable_lifecycle: bool = False
+    reload_timeout: float = DEFAULT_TIMEOUT
     discovery: discovery_routes.Discovery = field(init=False)
 
     def __post_init__(self) -> None:
@@ -57,7 +63,7 @@ class ExporterState:
             raise ConfigError("this exporter was started without a config file")
         async with self.reload_lock:
             try:
-                loaded = await asyncio.to_thread(load_config, self.loaded.path)
+                loaded = await load_config_isolated(self.loaded.path, self.reload_timeout)
             except ConfigError:
                 self.metrics.reload_ok.set(0)
                 raise
@@ -76,8 +82,20 @@ def create_app(
     timeout_offset: float = 0.5,
     version: str | None = None,
     ssh_max_sessions: int = DEFAULT_MAX_SESSIONS,
+    *,
+    enable_lifecycle: bool = False,
+    web_config: WebConfig | None = None,
 ) -> web.Application:
-    """Build the exporter's application around a loaded config."""
+    """Build the exporter's application around a loaded config.
+
+    Args:
+        loaded: the config to serve.
+        timeout_offset: seconds kept back from each scrape's timeout.
+        version: shown on the landing page and in chm_exporter_build_info.
+        ssh_max_sessions: SSH sessions kept open at most.
+        enable_lifecycle: allow POST /-/reload (as Prometheus' --web.enable-lifecycle).
+        web_config: basic-auth users (TLS is the listening site's, see cli.py).
+    """
     metrics = SelfMetrics(version or __version__)
     state_dir = loaded.path.parent if loaded.path is not None else None
     state = ExporterState(
@@ -86,10 +104,14 @@ def create_app(
         version or __version__,
         metrics,
         SessionPool(metrics.ssh, ssh_max_sessions, state_dir),
+        enable_lifecycle=enable_lifecycle,
     )
     state.metrics.reload_ok.set(1)
     state.metrics.reload_time.set(time.time())
-    app = web.Application(middlewares=[_errors_middleware])
+    middlewares: list[Middleware] = [_errors_middleware]
+    if web_config is not None and web_config.basic_auth_users:
+        middlewares.insert(0, BasicAuth(web_config.basic_auth_users).middleware())
+    app = web.Application(middlewares=middlewares)
     app[STATE] = state
     app.on_cleanup.append(_close_ssh_sessions)
     app.router.add_get("/", landing)
@@ -163,6 +185,9 @@ async def healthy(request: web.Request) -> web.Response:
 
 async def reload(request: web.Request) -> web.Response:
     """POST /-/reload: re-read the config file; a bad one is refused (400), the old one kept."""
+    refusal = reload_refusal(request, request.app[STATE].enable_lifecycle)
+    if refusal is not None:
+        return refusal
     try:
         await request.app[STATE].reload()
     except ConfigError as exc:
@@ -181,7 +206,10 @@ async def show_config(request: web.Request) -> web.Response:
 async def show_log(request: web.Request) -> web.Response:
     """GET /logs?id=N: the debug log of a recent probe."""
     raw = request.query.get("id", "")
-    record = request.app[STATE].recent.find(int(raw)) if raw.isdigit() else None
+    # isdigit() also holds for "²" and for 5,000 digits, which int() refuses: ids are small.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        raise RequestError("parameter 'id' must be the number of a recent probe", reason="invalid")
+    record = request.app[STATE].recent.find(int(raw))
     if record is None:
         return web.Response(status=404, text="no such probe among the recent ones\n")
     return web.Response(text=record.log, content_type="text/plain")

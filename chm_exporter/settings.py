@@ -19,6 +19,8 @@ class Settings(BaseSettings):
 
     config_file: Path = Field(default=Path("chm.yml"), description="--config.file")
     web_listen_address: str = Field(default=":9840", description="--web.listen-address")
+    web_config_file: Path | None = Field(default=None, description="--web.config.file")
+    web_enable_lifecycle: bool = Field(default=False, description="--web.enable-lifecycle")
     log_level: Literal["debug", "info", "warn", "error"] = "info"
     log_format: Literal["logfmt", "json"] = "logfmt"
     timeout_offset: Duration = Field(default=0.5, ge=0, description="seconds kept back per scrape")

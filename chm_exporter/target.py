@@ -118,8 +118,29 @@ def _is_ipv6(text: str) -> bool:
 def _check_host(host: str) -> None:
     if not host:
         raise TargetError("target has no host")
-    if ip_version(host) is None and not _HOSTNAME.match(host):
-        raise TargetError(f"{host!r} is neither an IP address nor a host name")
+    if ip_version(host) is None:
+        if not _HOSTNAME.match(host):
+            raise TargetError(f"{host!r} is neither an IP address nor a host name")
+        return
+    reason = unprobeable(host)
+    if reason is not None:
+        raise TargetError(f"address {host} {reason}")
+
+
+def unprobeable(address: str) -> str | None:
+    """Why no probe may be sent to the literal `address` (None when one may): a multicast,
+    broadcast or unspecified address reaches many hosts or none, and a scoped IPv6 address
+    (``fe80::1%eth0``) is not something the SNMP library can send to."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.scope_id:
+        return "has a scope (%zone): scoped IPv6 addresses are not supported"
+    if ip.is_multicast:
+        return "is a multicast address"
+    if ip.is_unspecified:
+        return "is the unspecified address"
+    if ip == ipaddress.IPv4Address("255.255.255.255"):
+        return "is the broadcast address"
+    return None
 
 
 def _check_family(host: str, family: IpFamily) -> None:
@@ -157,5 +178,9 @@ async def resolve(target: Target, preferred: IpFamily = "ip6", fallback: bool = 
         except (socket.gaierror, UnicodeError):
             continue
         if infos:
-            return str(infos[0][4][0])
+            address = str(infos[0][4][0])
+            reason = unprobeable(address)
+            if reason is not None:
+                raise ResolveError(f"{target.host!r} resolves to {address}, which {reason}")
+            return address
     raise ResolveError(f"cannot resolve {target.host!r} into an address ({'/'.join(families)})")

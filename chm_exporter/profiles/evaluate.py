@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 import time
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
@@ -34,6 +35,7 @@ def evaluate_profiles(
     result: WalkResult,
     sink: MetricSink,
     stop_at: float | None = None,
+    dropped: dict[str, int] | None = None,
 ) -> bool:
     """Add to `sink` every metric the profiles define that the walk result can serve.
 
@@ -44,9 +46,14 @@ def evaluate_profiles(
         stop_at: `time.monotonic()` past which rows are no longer evaluated (a walk cut at its
             deadline may hold a huge table); None: evaluate everything.
 
+        dropped: counts the values left out, by reason: ``not_finite`` (an agent's "nan",
+            "inf", "1e309" or a value that overflows when scaled) and ``negative_counter`` (a
+            counter must not go below zero, or Prometheus reads a reset).
+
     Returns:
         False when `stop_at` cut the evaluation short.
     """
+    dropped = {} if dropped is None else dropped
     info: dict[str, str] = {}
     has_info = False
     complete = True
@@ -68,7 +75,7 @@ def evaluate_profiles(
                 info[name] = value
         for table in profile.tables:
             if f"{profile.name}.{table.name}" not in replaced:
-                complete = _evaluate_table(table, result, sink, stop_at) and complete
+                complete = _evaluate_table(table, result, sink, stop_at, dropped) and complete
     if has_info and any(info.values()):
         labels = {name: info.get(name, "") for name in DEVICE_INFO_LABELS}
         sink.add(DEVICE_INFO_METRIC, 1, labels, DEVICE_INFO_HELP)
@@ -132,7 +139,11 @@ _ROWS_PER_CLOCK_CHECK = 256
 
 
 def _evaluate_table(
-    table: Table, result: WalkResult, sink: MetricSink, stop_at: float | None
+    table: Table,
+    result: WalkResult,
+    sink: MetricSink,
+    stop_at: float | None,
+    dropped: dict[str, int],
 ) -> bool:
     row_columns = table.rows or list(dict.fromkeys(s.oid for m in table.metrics for s in m.sources))
     if table.scalar:
@@ -171,8 +182,15 @@ def _evaluate_table(
             _label_value(spec, result, index, parts) or "" for spec in table.labels.values()
         )
         for metric, family in families:
-            value = _metric_value(metric, result, index)
+            try:
+                value = _metric_value(metric, result, index)
+            except (OverflowError, ValueError):  # 10.0 ** 400, int() of a 1e309-sized float
+                value = math.inf
             if value is None:
+                continue
+            problem = _sample_problem(value, family.type == "counter")
+            if problem is not None:
+                dropped[problem] = dropped.get(problem, 0) + 1
                 continue
             if metric.labels:
                 extra = tuple(
@@ -183,6 +201,21 @@ def _evaluate_table(
             else:
                 family.samples[base] = value
     return True
+
+
+def _sample_problem(value: int | float, counter: bool) -> str | None:
+    """Why a value cannot be a sample (None when it can): NaN, ±Inf and integers beyond a
+    float's range are no measurement; a negative counter would read as a reset."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "not_finite"
+    if isinstance(value, int) and abs(value) > _FLOAT_MAX:
+        return "not_finite"
+    if counter and value < 0:
+        return "negative_counter"
+    return None
+
+
+_FLOAT_MAX = int(sys.float_info.max)
 
 
 def _metric_value(metric: MetricSpec, result: WalkResult, index: str) -> int | float | None:

@@ -6,12 +6,12 @@ from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
 from chm_exporter.errors import ConfigError
 from chm_exporter.profiles.model import Profile
 from chm_exporter.validation import format_validation_error
+from chm_exporter.yamlfile import MAX_YAML_BYTES, decode_text, load_yaml, read_bounded
 
 PACKAGE_PROFILES = "chm_exporter.profiles.data"
 
@@ -22,14 +22,11 @@ def parse_profile(text: str, source: str) -> Profile:
     Raises:
         ConfigError: naming the file and the field.
     """
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    data = load_yaml(text, source)
     try:
         return Profile.parse(data)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: {format_validation_error(exc)}") from exc
+        raise ConfigError(f"{source}: {format_validation_error(exc, text)}") from None
 
 
 def _package_files() -> list[tuple[str, str]]:
@@ -44,10 +41,10 @@ def _package_files() -> list[tuple[str, str]]:
 def _dir_files(folder: Path) -> list[tuple[str, str]]:
     if not folder.is_dir():
         raise ConfigError(f"profile_dirs: {folder} is not a folder")
-    try:
-        return [(str(p), p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.yaml"))]
-    except OSError as exc:
-        raise ConfigError(f"profile_dirs: cannot read {folder}: {exc.strerror}") from exc
+    return [
+        (str(p), decode_text(read_bounded(p, MAX_YAML_BYTES, "profile"), str(p), "profile"))
+        for p in sorted(folder.glob("*.yaml"))
+    ]
 
 
 def load_profiles(extra_dirs: Iterable[Path] = ()) -> dict[str, Profile]:

@@ -40,14 +40,14 @@ def test_a_catalogue_metric_takes_help_and_type_from_the_catalogue() -> None:
 
 def test_an_unknown_chm_metric_is_refused_naming_file_and_metric() -> None:
     message = _refusal(UP.format(labels="{}", metric="{name: chm_widget_level, oid: 1.3.6}"))
-    assert message.startswith("site/mine.yaml: tables.0.metrics.0: ")
+    assert message.startswith("site/mine.yaml: line 6: tables.0.metrics.0: ")
     assert "metric chm_widget_level is not in the metric catalogue" in message
 
 
 def test_labels_other_than_the_catalogues_are_refused() -> None:
     labels = "{ifindex: {index: 0}, ifname: {value: x}}"
     message = _refusal(UP.format(labels=labels, metric="{name: chm_interface_up, oid: 1.3.6}"))
-    assert message.startswith("site/mine.yaml: tables.0: ")
+    assert message.startswith("site/mine.yaml: line 3: tables.0: ")
     assert "metric chm_interface_up has labels ['ifindex', 'ifname']" in message
     assert "the catalogue says ['ifindex', 'ifname', 'ifalias']" in message
 
@@ -72,7 +72,10 @@ def test_a_profile_stating_help_or_type_of_a_catalogue_metric_is_refused(
 ) -> None:
     metric = f"{{name: chm_interface_receive_bytes_total, {stated}, oid: 1.3.6}}"
     message = _refusal(UP.format(labels=IF_LABELS, metric=metric))
-    assert "site/mine.yaml: tables.0.metrics.0: metric chm_interface_receive_bytes_total" in message
+    assert (
+        "site/mine.yaml: line 6: tables.0.metrics.0: metric chm_interface_receive_bytes_total"
+        in (message)
+    )
     assert says in message
 
 

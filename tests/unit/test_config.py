@@ -96,7 +96,7 @@ def _error(text: str) -> str:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("modules: {m: {snmp: {}, bogus: 1}}", "modules.m.bogus: Extra inputs are not permitted"),
+        ("modules: {m: {snmp: {}, bogus: 1}}", "modules.m: a key that is not a field here"),
         ("modules: {m: {}}", "modules.m: a module needs at least one prober"),
         ("modules: {m: {snmp: {max_repetitions: 0}}}", "modules.m.snmp.max_repetitions"),
         ("modules: {m: {icmp: {count: 0}}}", "modules.m.icmp.count"),

@@ -52,7 +52,7 @@ def config_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def client(config_path: Path, aiohttp_client: ClientFactory) -> Client:
-    return await aiohttp_client(create_app(load_config(config_path)))
+    return await aiohttp_client(create_app(load_config(config_path), enable_lifecycle=True))
 
 
 async def _invalid_count(client: Client, reason: str) -> float:

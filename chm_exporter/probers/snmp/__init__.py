@@ -126,8 +126,12 @@ def emit(ctx: ProbeContext, settings: SnmpSettings, raw: SnmpRaw, sink: MetricSi
     walked = raw.walked if raw.walked is not None else time.perf_counter()
     # a walk cut at the deadline may hold a huge table: evaluate what fits in a short grace
     stop_at = max(time.monotonic(), ctx.deadline) + EVALUATE_GRACE_SECONDS
-    complete = evaluate_profiles(raw.profiles, raw.result, sink, stop_at)
+    dropped: dict[str, int] = {}
+    complete = evaluate_profiles(raw.profiles, raw.result, sink, stop_at, dropped)
     evaluated = time.perf_counter()
+    for reason, count in dropped.items():
+        ctx.log.warning("snmp: %d values left out (%s)", count, reason.replace("_", " "))
+        ctx.metrics.samples_dropped.labels(reason).inc(count)
     ok = raw.walked is not None
     if not complete:
         ok = False
