@@ -226,7 +226,7 @@ discovery:
 async def client(tmp_path: Path, aiohttp_client: ClientFactory) -> Client:
     path = tmp_path / "chm.yml"
     path.write_text(CONFIG)
-    return await aiohttp_client(create_app(load_config(path)))
+    return await aiohttp_client(create_app(load_config(path), enable_lifecycle=True))
 
 
 async def test_sd_unknown_job_is_a_400(client: Client) -> None:

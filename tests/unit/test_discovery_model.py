@@ -56,7 +56,7 @@ def test_issue_example_loads() -> None:
             "discovery.jobs.0.interval: Input should be greater than 0",
         ),
         (("rate: 200 ", "rate: 0 "), "discovery.jobs.0.rate: Input should be greater than 0"),
-        (("rate: 200 ", "rates: 2 "), "discovery.jobs.0.rates: Extra inputs are not permitted"),
+        (("rate: 200 ", "rates: 2 "), "line 15: discovery.jobs.0: a key that is not a field here"),
         (("10.2.0.0/24", "10.2.0.1/24"), "discovery.jobs.0.networks.1: '10.2.0.1/24' is not"),
         (("stay_within: networks", "stay_within: x"), "discovery.jobs.0.crawl.stay_within"),
         (("name: campus", "name: 'a b'"), "discovery.jobs.0.name: String should match"),
