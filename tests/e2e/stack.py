@@ -175,7 +175,8 @@ def shortened(duration: str) -> str:
     return f"{max(1, round(seconds(duration) / 60))}s"
 
 
-def _dump(path: Path, data: Any) -> None:
+def dump_yaml(path: Path, data: Any) -> None:
+    """Write ``data`` as YAML (keys in their order)."""
     path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
@@ -205,15 +206,20 @@ def prometheus_config(
     for name, job in jobs.items():
         interval = SNMP_INTERVAL if name == "chm_snmp" else INTERVAL
         job["scrape_interval"] = job["scrape_timeout"] = interval
-    _dump(path, config)
-    for rule_file in sorted((dest / "rules").glob("*.yml")):
+    dump_yaml(path, config)
+    shorten_alert_durations(dest / "rules")
+    return path
+
+
+def shorten_alert_durations(rules_dir: Path) -> None:
+    """Rewrite every alert's ``for:`` in the rule files of ``rules_dir`` with :func:`shortened`."""
+    for rule_file in sorted(rules_dir.glob("*.yml")):
         rules = layout.load_yaml(rule_file)
         for group in rules["groups"]:
             for rule in group["rules"]:
                 if "alert" in rule and "for" in rule:
                     rule["for"] = shortened(rule["for"])
-        _dump(rule_file, rules)
-    return path
+        dump_yaml(rule_file, rules)
 
 
 def _routes(route: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -256,7 +262,7 @@ def alertmanager_config(
     for receiver in config["receivers"]:
         for webhook in receiver.get("webhook_configs", []):
             webhook["url"] = http_url(f"/webhook/{receiver['name']}")
-    _dump(path, config)
+    dump_yaml(path, config)
     leftover = re.findall(r"https?://(?!127\.0\.0\.1)[^\s'\"]+", path.read_text())
     assert not leftover, f"the test's Alertmanager would reach out to {leftover}"
     return path
@@ -275,5 +281,5 @@ def exporter_config(
     config = yaml.safe_load(text.replace(layout.SECRETS_DIR + "/", f"{secrets_dir}/"))
     config["auths"].update(extra_auths)
     path = dest / "chm.yml"
-    _dump(path, config)
+    dump_yaml(path, config)
     return path
