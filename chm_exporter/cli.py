@@ -18,6 +18,7 @@ from chm_exporter.server import config_reload_on_sighup, create_app
 from chm_exporter.settings import Settings, split_listen_address
 from chm_exporter.version import __version__
 from chm_exporter.webconfig import WebConfig, load_web_config, ssl_context
+from chm_exporter.workers import fork_workers
 
 KEEPALIVE_TIMEOUT = 75.0
 """Seconds an idle or half-sent HTTP connection is kept (aiohttp's default is an hour, so 1,100
@@ -32,6 +33,7 @@ _FLAGS = {
     "--log.format": "log_format",
     "--timeout-offset": "timeout_offset",
     "--ssh.max-sessions": "ssh_max_sessions",
+    "--web.workers": "web_workers",
 }
 
 
@@ -101,6 +103,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     before, now = raise_nofile_limit()
     if now != before:
         log.info("open-files limit raised from %d to %d", before, now)
+    if settings.web_workers > 1 and loaded.config.discovery.jobs:
+        log.warning(
+            "discovery jobs run in each of the %d workers (each sweeps, /sd answers from the "
+            "worker asked): run discovery in an exporter with --web.workers 1",
+            settings.web_workers,
+        )
+    role = fork_workers(settings.web_workers)
+    if role.exit_code is not None:  # the supervisor, after its workers ended
+        return role.exit_code
     app = create_app(
         loaded,
         settings.timeout_offset,
@@ -125,6 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         access_log=None,
         shutdown_timeout=5,
         keepalive_timeout=KEEPALIVE_TIMEOUT,
+        reuse_port=settings.web_workers > 1,
     )
     return 0
 

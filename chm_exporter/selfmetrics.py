@@ -1,9 +1,18 @@
-"""The exporter's own metrics, served on /metrics (never on /probe)."""
+"""The exporter's own metrics, served on /metrics (never on /probe).
+
+With ``--web.workers`` above 1 (chm_exporter.workers) each worker keeps its counters,
+histograms and gauges in prometheus_client's multiprocess files and ``/metrics`` reads all
+workers' files: the totals add up whichever worker answers. The ``process_*`` metrics are then
+those of the whole exporter (supervisor and workers: CPU and memory summed, open descriptors
+summed), and ``chm_exporter_workers`` counts the live workers.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
@@ -15,8 +24,10 @@ from prometheus_client import (
     Gauge,
     Histogram,
     Info,
+    multiprocess,
+    values,
 )
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from chm_exporter.catalogue import catalogue
@@ -30,11 +41,20 @@ class SelfMetrics:
     """One registry per application (tests build several apps in one process)."""
 
     def __init__(self, version: str) -> None:
+        #: what /metrics exposes
         self.registry = CollectorRegistry(auto_describe=True)
-        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
-            self.registry.register(collector)
-        r = self.registry
-        Info("chm_exporter_build", "Version of the exporter.", registry=r).info(
+        if _MULTIPROCESS is None:
+            for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+                self.registry.register(collector)
+            self.registry.register(_OneWorker())
+            r = self.registry
+        else:
+            # The values live in the workers' files; this registry only keeps names unique.
+            r = CollectorRegistry(auto_describe=True)
+            _multiprocess_collector(self.registry, _MULTIPROCESS.directory)
+            self.registry.register(PLATFORM_COLLECTOR)
+            self.registry.register(ProcessGroupCollector(_MULTIPROCESS.supervisor_pid))
+        Info("chm_exporter_build", "Version of the exporter.", registry=self.registry).info(
             {"version": version}
         )
         self.probes = Counter(
@@ -51,7 +71,10 @@ class SelfMetrics:
             registry=r,
         )
         self.in_flight = Gauge(
-            "chm_exporter_probes_in_flight", "Probe requests being answered now.", registry=r
+            "chm_exporter_probes_in_flight",
+            "Probe requests being answered now.",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.invalid_requests = Counter(
             "chm_exporter_invalid_requests",
@@ -75,11 +98,13 @@ class SelfMetrics:
             "chm_exporter_config_last_reload_successful",
             "Whether the last configuration load or reload succeeded (1) or was refused (0).",
             registry=r,
+            multiprocess_mode="livemin",
         )
         self.reload_time = Gauge(
             "chm_exporter_config_last_reload_success_timestamp_seconds",
             "Unix time of the last successful configuration load.",
             registry=r,
+            multiprocess_mode="livemin",
         )
         for reason in ("target", "module", "auth", "invalid", "forbidden"):
             self.invalid_requests.labels(reason)
@@ -93,15 +118,20 @@ class SelfMetrics:
         )
         for reason in ("not_finite", "negative_counter"):
             self.samples_dropped.labels(reason)
-        r.register(_SuppressedLogLines())
+        # per process: with --web.workers, the count of the worker that answers
+        self.registry.register(_SuppressedLogLines())
 
 
 def _catalogued(
     registry: CollectorRegistry, kind: type[Counter] | type[Gauge], name: str, *labels: str
 ) -> Any:
     """A metric whose HELP text is the catalogue's."""
-    full = f"{name}_total" if kind is Counter else name
-    return kind(name, catalogue()[full].help, labels, registry=registry)
+    if kind is Counter:
+        return Counter(name, catalogue()[f"{name}_total"].help, labels, registry=registry)
+    # with --web.workers: the gauge of every live worker, summed
+    return Gauge(
+        name, catalogue()[name].help, labels, registry=registry, multiprocess_mode="livesum"
+    )
 
 
 class SshMetrics:
@@ -190,3 +220,128 @@ class _SuppressedLogLines(Collector):
         for logger, count in sorted(LOG_RATE.suppressed.items()):
             family.add_metric([logger], count)
         yield family
+
+
+# -- several workers ------------------------------------------------------------------------------
+# prometheus_client's multiprocess functions carry no annotations: typed here.
+_multiprocess_collector: Callable[[CollectorRegistry, str], object] = (
+    multiprocess.MultiProcessCollector
+)
+_multiprocess_value: Callable[[], type] = values.MultiProcessValue
+_mark_process_dead: Callable[[int, str], None] = multiprocess.mark_process_dead
+
+
+class _Multiprocess:
+    """Where this worker's metric files go, and its supervisor."""
+
+    def __init__(self, directory: str, supervisor_pid: int) -> None:
+        self.directory = directory
+        self.supervisor_pid = supervisor_pid
+
+
+_MULTIPROCESS: _Multiprocess | None = None
+
+
+def enable_multiprocess(directory: str, supervisor_pid: int) -> None:
+    """In a freshly forked worker, before any SelfMetrics: keep values in ``directory``'s files.
+
+    prometheus_client picks its value class from ``PROMETHEUS_MULTIPROC_DIR`` at import, which
+    happened in the supervisor before the fork; a metric takes ``values.ValueClass`` when it is
+    created, so setting it here is enough.
+    """
+    global _MULTIPROCESS
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    values.ValueClass = _multiprocess_value()
+    _MULTIPROCESS = _Multiprocess(directory, supervisor_pid)
+
+
+def worker_exited(pid: int, directory: str) -> None:
+    """In the supervisor: drop a gone worker's live gauges (in-flight, reload state)."""
+    _mark_process_dead(pid, directory)
+
+
+_WORKERS_HELP = "Worker processes serving requests (--web.workers)."
+
+
+class _OneWorker(Collector):
+    """``chm_exporter_workers 1`` of a single process."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily("chm_exporter_workers", _WORKERS_HELP, value=1)
+
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _boot_time() -> float:
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("btime "):
+            return float(line.split()[1])
+    return 0.0
+
+
+class ProcessGroupCollector(Collector):
+    """``process_*`` of the supervisor and all its workers together (Linux /proc)."""
+
+    def __init__(self, supervisor_pid: int) -> None:
+        self._supervisor = supervisor_pid
+        self._boot = _boot_time()
+
+    def _pids(self) -> tuple[list[int], int]:
+        """(supervisor and workers, number of workers)."""
+        sup = self._supervisor
+        try:
+            children = Path(f"/proc/{sup}/task/{sup}/children").read_text().split()
+        except OSError:
+            return [os.getpid()], 1
+        return [sup, *map(int, children)], len(children)
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        pids, workers = self._pids()
+        cpu = rss = vms = 0.0
+        fds = 0
+        start = None
+        for pid in pids:
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+                fds += len(os.listdir(f"/proc/{pid}/fd"))
+            except OSError:  # exited meanwhile
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            cpu += (int(fields[11]) + int(fields[12])) / _CLK_TCK
+            vms += int(fields[20])
+            rss += int(fields[21]) * _PAGE_SIZE
+            if pid == self._supervisor:
+                start = self._boot + int(fields[19]) / _CLK_TCK
+        yield CounterMetricFamily(
+            "process_cpu_seconds",
+            "Total user and system CPU time spent in seconds (supervisor and workers).",
+            value=cpu,
+        )
+        yield GaugeMetricFamily(
+            "process_resident_memory_bytes",
+            "Resident memory size in bytes (supervisor and workers, summed).",
+            value=rss,
+        )
+        yield GaugeMetricFamily(
+            "process_virtual_memory_bytes",
+            "Virtual memory size in bytes (supervisor and workers, summed).",
+            value=vms,
+        )
+        yield GaugeMetricFamily(
+            "process_open_fds",
+            "Number of open file descriptors (supervisor and workers, summed).",
+            value=fds,
+        )
+        if start is not None:
+            yield GaugeMetricFamily(
+                "process_start_time_seconds",
+                "Start time of the supervisor since unix epoch in seconds.",
+                value=start,
+            )
+        yield GaugeMetricFamily(
+            "chm_exporter_workers",
+            _WORKERS_HELP,
+            value=workers,
+        )

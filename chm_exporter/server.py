@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import os
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,6 +29,7 @@ from chm_exporter.selfmetrics import SelfMetrics
 from chm_exporter.ssh.sessions import DEFAULT_MAX_SESSIONS, SessionPool
 from chm_exporter.version import __version__
 from chm_exporter.webconfig import BasicAuth, WebConfig
+from chm_exporter.workers import notify_supervisor
 
 EXPOSITION_CONTENT_TYPE = "text/plain"
 _log = logging.getLogger("chm_exporter")
@@ -193,6 +195,7 @@ async def reload(request: web.Request) -> web.Response:
     except ConfigError as exc:
         _log.error("configuration reload refused: %s", exc)
         return web.Response(status=400, text=f"reload refused, old config kept: {exc}\n")
+    notify_supervisor()  # with --web.workers: the other workers reload too
     return web.Response(text="OK\n")
 
 
@@ -229,7 +232,7 @@ td,th{{border:1px solid #ccc;padding:.2em .6em;text-align:left}} .fail{{color:#b
 <p>Catalyst Health Monitor {html.escape(state.version)} &middot; config
 {html.escape(str(state.loaded.path or "(none)"))} &middot;
 <a href="/metrics">metrics</a> &middot; <a href="/config">configuration</a> &middot;
-<a href="/-/healthy">health</a></p>
+<a href="/-/healthy">health</a> &middot; pid {os.getpid()}</p>
 <form action="/probe"><label>Target <input name="target" placeholder="192.0.2.1"></label>
 <label>Module <input name="module" value="auto"></label>
 <input type="hidden" name="debug" value="true"><button>Probe (debug)</button></form>

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
         default=1000, ge=1, description="--ssh.max-sessions: SSH sessions open at once"
     )
     config_check: bool = False
+    web_workers: int = Field(
+        default=1, ge=1, le=64, description="--web.workers: processes serving the address"
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -5,38 +5,19 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.integration.httpwait import http_get as _get
+from tests.integration.httpwait import until
 from tests.servers.ports import free_tcp_port
 from tests.servers.process import exporter_command
 
 CONFIG = "modules:\n  ping:\n    icmp: {count: 1}\n"
 
-
-def _get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
-def _until(check: Callable[[], bool], limit: float = 10) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
+_until = until
 
 
 @pytest.fixture
