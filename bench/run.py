@@ -657,6 +657,9 @@ async def time_phases(snmp_port: int, repeats: int) -> dict[str, float]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="few scrapes (< 1 minute)")
+    parser.add_argument(
+        "--only", default="", metavar="PREFIX", help="only the scenarios starting so (e.g. icmp)"
+    )
     parser.add_argument("--interfaces", type=int, default=100, help="tap devices (default 100)")
     parser.add_argument("--delay-ms", type=float, default=10.0, help="agent reply delay")
     parser.add_argument(
@@ -878,6 +881,8 @@ async def bench(args: argparse.Namespace, stack: contextlib.ExitStack, work: Pat
             (f"icmp concurrent {sizes.workers}x", icmp, sizes.workers, sizes.icmp_per_worker),
         ]
         for scenario, targets, workers, per_worker in plan:
+            if args.only and not scenario.startswith(args.only):
+                continue
             for exporter, url in targets:
                 print(f"bench: {scenario}: {exporter.label} ({workers} x {per_worker})", flush=True)
                 is_snmp = scenario.startswith("snmp")
@@ -946,14 +951,15 @@ def _raise_on_sigterm(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def run_in_netns(argv: list[str]) -> int:
-    """Re-run this script inside a private network namespace; delete the namespace after.
+def run_in_netns(argv: list[str], command: list[str] = SELF, prefix: str = NETNS_PREFIX) -> int:
+    """Re-run this script (or ``command``) inside a private network namespace; delete the
+    namespace after.
 
     Everything (taps, snmpd, exporters, proxy, the HTTP client) then talks over that
     namespace's own loopback, and the agent lists exactly our taps plus ``lo``: other test runs
     creating tap devices in the root namespace meanwhile do not change the workload.
     """
-    name = f"{NETNS_PREFIX}{secrets.token_hex(3)}"
+    name = f"{prefix}{secrets.token_hex(3)}"
     ip = shutil.which("ip") or "/usr/sbin/ip"
     child: subprocess.Popen[bytes] | None = None
 
@@ -986,7 +992,7 @@ def run_in_netns(argv: list[str]) -> int:
                 "netns",
                 "exec",
                 name,
-                *SELF,
+                *command,
                 *argv,
                 "--_in-netns",
                 name,

@@ -1,0 +1,753 @@
+"""Fleet benchmark: one exporter scraping N SNMP agents at a Prometheus-like pace, all on loopback.
+
+Run as root from the repository root (a network namespace, tap devices)::
+
+    .venv/bin/python -m bench.fleet                  # 1,000 agents, 2 x 5 minutes, ~15 minutes
+    .venv/bin/python -m bench.fleet --quick          # 100 agents, short phases, ~2 minutes
+    .venv/bin/python -m bench.fleet --py-spy 120     # also sample the exporter with py-spy
+
+What happens, inside a private network namespace (``chmfleet-<hex>``, deleted after; nothing is
+added to the host's interfaces or addresses):
+
+1. ``--interfaces`` tap devices, so that every agent's IF-MIB lists them and ``lo``; a ``sink``
+   tap with a static neighbour that swallows whatever is routed to 198.18.0.0/15 (the
+   benchmarking range): those addresses are the *silent* devices, no SNMP or ICMP answer, no
+   ICMP error, as a dead device.
+2. ``--devices`` agents: every ``127.1.x.y`` is local, and net-snmp ``snmpd`` processes answer
+   on port 161 of ``--per-agent`` (100) addresses each
+   (:class:`tests.servers.snmpdfleet.MultiAddressSnmpd`): 10 processes for 1,000 agents.
+3. CHM (``.venv/bin/chm-exporter``, ``--web.workers``) with module ``auto`` (sysObjectID picks
+   the ``linux_netsnmp`` profile and the standard MIBs) and deploy/chm/chm.yml's ``icmp``
+   module (3 echoes).
+4. A load generator in this process, paced as Prometheus paces a scrape pool: every device is
+   scraped with ``module=auto`` every ``--interval`` (60 s, timeout 30 s) and pinged with
+   ``module=icmp`` every ``--icmp-interval`` (30 s, timeout 10 s), as deploy/prometheus's jobs
+   do; the devices' offsets are spread evenly over the interval; keep-alive connections.
+
+Phases: warm-up (``--warmup``, one SNMP interval: every device's first, uncached scrape), then
+``fleet`` (``--duration``), then ``fleet 10% silent`` (the same exporter, ``--silent-share`` of
+the devices replaced by silent ones), then the throughput of 1 and 2 workers: a fresh exporter
+each, ``--concurrency`` scrapes in flight without pause over ``--throughput-devices`` devices.
+Every 10 s the exporter's CPU, RSS, PSS and open descriptors (supervisor and workers summed),
+the agents' and this process's CPU are sampled. The summary is printed; everything goes to
+``bench/results/fleet.json`` (git-ignored), the processes' logs to ``bench/results/logs``.
+
+Every process, tap and the namespace are removed at the end, also on Ctrl-C or SIGTERM.
+Benchmarks only: nothing asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import datetime as dt
+import ipaddress
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from bench.run import (
+    CHM_BINARY,
+    RESULTS,
+    ROOT,
+    Process,
+    loadavg,
+    percentile,
+    proc_cpu_seconds,
+    run_in_netns,
+    running,
+    versions,
+    wait_http,
+)
+from tests.servers.ports import free_tcp_port
+from tests.servers.snmpd import _ip_batch, tap_interfaces
+from tests.servers.snmpdfleet import MultiAddressSnmpd, chunked
+
+FLEET_CMD = [sys.executable, "-m", "bench.fleet"]
+NETNS_PREFIX = "chmfleet-"
+TAP_PREFIX = "chmf"
+SINK = "chmfsink"
+SILENT_NET = ipaddress.IPv4Network("198.18.0.0/15")
+SINK_GATEWAY = "198.19.255.254"
+ANSWERING_BASE = ipaddress.IPv4Address("127.1.0.1")
+PY_SPY = ROOT / ".venv" / "bin" / "py-spy"
+SAMPLE_EVERY_S = 10.0
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+CHM_CONFIG = """\
+auths:
+  public_v2: {version: 2c, community: public}
+modules:
+  icmp:
+    icmp: {count: 3, preferred_ip_protocol: ip4}
+"""
+
+_SNMP_OK = re.compile(r'^probe_success\{prober="snmp"\} 1$', re.M)
+_ICMP_OK = re.compile(r'^probe_success\{prober="icmp"\} 1$', re.M)
+_VARBINDS = re.compile(r"^probe_snmp_varbinds (\S+)$", re.M)
+
+
+# -- addresses and processes ------------------------------------------------------------------
+def answering_addresses(n: int) -> list[str]:
+    """``n`` loopback addresses 127.1.0.1, 127.1.0.2, ... (skipping .0 and .255)."""
+    found: list[str] = []
+    address = ANSWERING_BASE
+    while len(found) < n:
+        if int(address) % 256 not in (0, 255):
+            found.append(str(address))
+        address += 1
+    return found
+
+
+def silent_addresses(n: int) -> list[str]:
+    """``n`` addresses in 198.18.0.0/15 (routed into the sink)."""
+    hosts = SILENT_NET.hosts()
+    return [str(next(hosts)) for _ in range(n)]
+
+
+@contextlib.contextmanager
+def silent_sink() -> Iterator[None]:
+    """Route 198.18.0.0/15 into a tap nobody reads (a static neighbour, so no ARP): packets
+    to it vanish without an answer or an error."""
+    _ip_batch(
+        [
+            f"tuntap add dev {SINK} mode tap",
+            f"link set {SINK} up",
+            f"neigh add {SINK_GATEWAY} lladdr 02:00:00:00:00:01 dev {SINK} nud permanent",
+            f"route add {SILENT_NET} via {SINK_GATEWAY} dev {SINK} onlink",
+        ],
+        check=True,
+    )
+    try:
+        yield
+    finally:
+        _ip_batch([f"tuntap del dev {SINK} mode tap"])
+
+
+def group_pids(pid: int) -> list[int]:
+    """A process and its children (the exporter's supervisor and workers)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [pid, *map(int, children)]
+
+
+def cpu_of(pids: Sequence[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            total += proc_cpu_seconds(pid)
+    return total
+
+
+def memory_of(pids: Sequence[int]) -> tuple[float, float]:
+    """(RSS, PSS) in MiB, summed (PSS shares the pages a fork shares)."""
+    rss = pss = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                key, _, rest = line.partition(":")
+                if key == "Rss":
+                    rss += int(rest.split()[0]) / 1024
+                elif key == "Pss":
+                    pss += int(rest.split()[0]) / 1024
+    return rss, pss
+
+
+def fds_of(pids: Sequence[int]) -> int:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            total += len(os.listdir(f"/proc/{pid}/fd"))
+    return total
+
+
+def self_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+# -- scraping ---------------------------------------------------------------------------------
+@dataclass
+class Scrape:
+    """One scrape as the load generator saw it."""
+
+    kind: str  # snmp | icmp
+    target: str
+    silent: bool
+    started: float  # monotonic
+    wall: float
+    ok: bool
+    status: int
+    varbinds: int | None
+    error: str | None = None
+
+
+@dataclass
+class Sample:
+    """Resources every SAMPLE_EVERY_S seconds."""
+
+    t: float  # seconds since the start of the bench
+    phase: str
+    exporter_cpu_s: float
+    exporter_rss_mib: float
+    exporter_pss_mib: float
+    exporter_fds: int
+    agents_cpu_s: float
+    client_cpu_s: float
+    load1: float
+
+
+@dataclass
+class Fleet:
+    """What the scrapers and samplers share."""
+
+    base_url: str
+    exporter: Process
+    agent_pids: list[int]
+    t0: float = field(default_factory=time.monotonic)
+    scrapes: list[Scrape] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
+    phase: str = "setup"
+
+    def exporter_pids(self) -> list[int]:
+        return group_pids(self.exporter.pid)
+
+    def sample(self) -> Sample:
+        pids = self.exporter_pids()
+        rss, pss = memory_of(pids)
+        return Sample(
+            t=round(time.monotonic() - self.t0, 2),
+            phase=self.phase,
+            exporter_cpu_s=cpu_of(pids),
+            exporter_rss_mib=round(rss, 1),
+            exporter_pss_mib=round(pss, 1),
+            exporter_fds=fds_of(pids),
+            agents_cpu_s=cpu_of(self.agent_pids),
+            client_cpu_s=self_cpu(),
+            load1=float(loadavg()[0]),
+        )
+
+
+async def scrape_once(
+    http: aiohttp.ClientSession,
+    fleet: Fleet,
+    kind: str,
+    target: str,
+    silent: bool,
+    scrape_timeout: float,
+) -> Scrape:
+    module = "auto" if kind == "snmp" else "icmp"
+    url = f"{fleet.base_url}/probe?target={target}&module={module}"
+    headers = {"X-Prometheus-Scrape-Timeout-Seconds": f"{scrape_timeout:g}"}
+    started = time.monotonic()
+    status, body, error = 0, "", None
+    try:
+        async with http.get(
+            url, headers=headers, timeout=aiohttp.ClientTimeout(total=scrape_timeout)
+        ) as resp:
+            status = resp.status
+            body = await resp.text()
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    wall = time.monotonic() - started
+    pattern = _SNMP_OK if kind == "snmp" else _ICMP_OK
+    ok = status == 200 and pattern.search(body) is not None
+    varbinds = None
+    if kind == "snmp" and (match := _VARBINDS.search(body)):
+        varbinds = int(float(match.group(1)))
+    if status not in (0, 200):
+        error = f"HTTP {status}: {body[:200]}"
+    return Scrape(kind, target, silent, started, wall, ok, status, varbinds, error)
+
+
+async def paced(
+    http: aiohttp.ClientSession,
+    fleet: Fleet,
+    targets: Sequence[tuple[str, bool]],
+    kind: str,
+    interval: float,
+    scrape_timeout: float,
+    stop_at: float,
+) -> None:
+    """Scrape every target once per ``interval``, the targets' offsets spread evenly over it;
+    one scrape per target at a time (the timeout is below the interval, as Prometheus wants)."""
+    start = time.monotonic()
+
+    async def one_target(index: int, target: str, silent: bool) -> None:
+        due = start + interval * index / len(targets)
+        while due < stop_at:
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            fleet.scrapes.append(
+                await scrape_once(http, fleet, kind, target, silent, scrape_timeout)
+            )
+            due += interval
+
+    await asyncio.gather(*(one_target(i, t, s) for i, (t, s) in enumerate(targets)))
+
+
+async def sampler(fleet: Fleet, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        fleet.samples.append(fleet.sample())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), SAMPLE_EVERY_S)
+    fleet.samples.append(fleet.sample())
+
+
+# -- phases -----------------------------------------------------------------------------------
+@dataclass
+class KindStats:
+    scrapes: int
+    ok: int
+    success_ratio: float
+    wall_p50_ms: float
+    wall_p99_ms: float
+    wall_max_ms: float
+    varbinds_mean: float | None
+    first_error: str | None
+
+
+def kind_stats(scrapes: Sequence[Scrape]) -> KindStats | None:
+    if not scrapes:
+        return None
+    walls = [s.wall for s in scrapes]
+    varbinds = [s.varbinds for s in scrapes if s.varbinds is not None and s.ok]
+    failed = [s for s in scrapes if not s.ok]
+    return KindStats(
+        scrapes=len(scrapes),
+        ok=len(scrapes) - len(failed),
+        success_ratio=(len(scrapes) - len(failed)) / len(scrapes),
+        wall_p50_ms=percentile(walls, 50) * 1000,
+        wall_p99_ms=percentile(walls, 99) * 1000,
+        wall_max_ms=max(walls) * 1000,
+        varbinds_mean=sum(varbinds) / len(varbinds) if varbinds else None,
+        first_error=next((f"{s.target}: {s.error or 'probe_success 0'}" for s in failed), None),
+    )
+
+
+@dataclass
+class PhaseResult:
+    """One measured phase."""
+
+    name: str
+    devices: int
+    silent: int
+    workers: int
+    seconds: float
+    snmp: KindStats | None
+    icmp: KindStats | None
+    snmp_silent: KindStats | None
+    icmp_silent: KindStats | None
+    exporter_cores: float
+    agents_cores: float
+    client_cores: float
+    devices_per_exporter_core: float
+    cpu_us_per_varbind: float | None
+    rss_mib: list[float]
+    pss_mib: list[float]
+    fds: list[int]
+    load1: list[float]
+
+
+def phase_result(
+    fleet: Fleet, name: str, devices: int, silent: int, workers: int, t_start: float, t_end: float
+) -> PhaseResult:
+    mine = [s for s in fleet.samples if s.phase == name]
+    first, last = mine[0], mine[-1]
+    seconds = last.t - first.t
+    scrapes = [s for s in fleet.scrapes if t_start <= s.started < t_end]
+
+    def pick(kind: str, silent_ones: bool) -> KindStats | None:
+        return kind_stats([s for s in scrapes if s.kind == kind and s.silent == silent_ones])
+
+    cores = (last.exporter_cpu_s - first.exporter_cpu_s) / seconds
+    snmp = pick("snmp", False)
+    varbinds_per_s = (
+        snmp.varbinds_mean * snmp.ok / (t_end - t_start) if snmp and snmp.varbinds_mean else None
+    )
+    return PhaseResult(
+        name=name,
+        devices=devices,
+        silent=silent,
+        workers=workers,
+        seconds=round(seconds, 1),
+        snmp=snmp,
+        icmp=pick("icmp", False),
+        snmp_silent=pick("snmp", True),
+        icmp_silent=pick("icmp", True),
+        exporter_cores=cores,
+        agents_cores=(last.agents_cpu_s - first.agents_cpu_s) / seconds,
+        client_cores=(last.client_cpu_s - first.client_cpu_s) / seconds,
+        devices_per_exporter_core=devices / cores if cores else float("inf"),
+        cpu_us_per_varbind=cores / varbinds_per_s * 1e6 if varbinds_per_s else None,
+        rss_mib=[s.exporter_rss_mib for s in mine],
+        pss_mib=[s.exporter_pss_mib for s in mine],
+        fds=[s.exporter_fds for s in mine],
+        load1=[s.load1 for s in mine],
+    )
+
+
+async def run_paced_phase(
+    http: aiohttp.ClientSession,
+    fleet: Fleet,
+    name: str,
+    targets: Sequence[tuple[str, bool]],
+    args: argparse.Namespace,
+    seconds: float,
+) -> tuple[float, float]:
+    """Scrape ``targets`` for ``seconds`` (SNMP and ICMP); return the phase's (start, end)."""
+    fleet.phase = name
+    stop = asyncio.Event()
+    sampling = asyncio.create_task(sampler(fleet, stop))
+    start = time.monotonic()
+    end = start + seconds
+    print(f"fleet: {name}: {len(targets)} devices for {seconds:g} s", flush=True)
+    await asyncio.gather(
+        paced(http, fleet, targets, "snmp", args.interval, args.snmp_timeout, end),
+        paced(http, fleet, targets, "icmp", args.icmp_interval, args.icmp_timeout, end),
+    )
+    stop.set()
+    await sampling
+    return start, end
+
+
+@dataclass
+class Throughput:
+    workers: int
+    concurrency: int
+    devices: int
+    seconds: float
+    scrapes: int
+    failures: int
+    scrapes_per_s: float
+    wall_p50_ms: float
+    exporter_cores: float
+    agents_cores: float
+    client_cores: float
+    exporter_cpu_ms_per_scrape: float
+    per_worker_cpu_s: list[float]
+
+
+async def throughput(
+    fleet: Fleet, targets: Sequence[str], workers: int, concurrency: int, seconds: float
+) -> Throughput:
+    """Closed loop: ``concurrency`` scrapes in flight without pause, the targets in turn, after
+    two unmeasured passes over them (every worker learns the devices)."""
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        queue = collections.deque([*targets, *targets])
+
+        async def warm() -> None:
+            while queue:
+                await scrape_once(http, fleet, "snmp", queue.popleft(), False, 30)
+
+        await asyncio.gather(*(warm() for _ in range(concurrency)))
+        done: list[Scrape] = []
+        turn = iter(range(10**9))
+        stop_at = time.monotonic() + seconds
+
+        async def loop() -> None:
+            while time.monotonic() < stop_at:
+                target = targets[next(turn) % len(targets)]
+                done.append(await scrape_once(http, fleet, "snmp", target, False, 30))
+
+        pids = fleet.exporter_pids()
+        cpu0 = [cpu_of([p]) for p in pids]
+        agents0, client0, t0 = cpu_of(fleet.agent_pids), self_cpu(), time.monotonic()
+        await asyncio.gather(*(loop() for _ in range(concurrency)))
+        elapsed = time.monotonic() - t0
+        per_pid = [cpu_of([p]) - c for p, c in zip(pids, cpu0, strict=True)]
+    cpu = sum(per_pid)
+    return Throughput(
+        workers=workers,
+        concurrency=concurrency,
+        devices=len(targets),
+        seconds=round(elapsed, 1),
+        scrapes=len(done),
+        failures=sum(1 for s in done if not s.ok),
+        scrapes_per_s=len(done) / elapsed,
+        wall_p50_ms=percentile([s.wall for s in done], 50) * 1000,
+        exporter_cores=cpu / elapsed,
+        agents_cores=(cpu_of(fleet.agent_pids) - agents0) / elapsed,
+        client_cores=(self_cpu() - client0) / elapsed,
+        exporter_cpu_ms_per_scrape=cpu / len(done) * 1000 if done else float("nan"),
+        per_worker_cpu_s=[round(c, 2) for c in per_pid],
+    )
+
+
+# -- py-spy -----------------------------------------------------------------------------------
+def start_py_spy(pid: int, seconds: float, out: Path, log_dir: Path) -> Process:
+    """Sample one exporter process (without pausing it) into collapsed stacks."""
+    argv = [str(PY_SPY), "record", "--pid", str(pid), "--duration", str(int(seconds)),
+            "--rate", "100", "--nonblocking", "--format", "raw", "--output", str(out)]  # fmt: skip
+    return Process("py-spy", argv, log_dir).start()
+
+
+_FRAME_LINE = re.compile(r":\d+\)$")
+_IDLE = {"EpollSelector.select (selectors.py)", "select (selectors.py)"}
+
+
+def summarize_profile(path: Path, top: int = 30) -> str:
+    """Self and inclusive shares per function from py-spy's collapsed stacks."""
+    own: collections.Counter[str] = collections.Counter()
+    inclusive: collections.Counter[str] = collections.Counter()
+    total = idle = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [_FRAME_LINE.sub(")", f) for f in stack.split(";")]
+        if frames[-1] in _IDLE:  # the event loop waiting: no CPU
+            idle += count
+            continue
+        total += count
+        own[frames[-1]] += count
+        for frame in set(frames):
+            inclusive[frame] += count
+    if not total:
+        return "(no samples)"
+    lines = [f"{total} busy samples ({idle} idle in the event loop's select left out); self:"]
+    lines += [f"  {n / total:6.1%}  {frame}" for frame, n in own.most_common(top)]
+    lines.append("inclusive time:")
+    lines += [f"  {n / total:6.1%}  {frame}" for frame, n in inclusive.most_common(top)]
+    return "\n".join(lines)
+
+
+# -- report -----------------------------------------------------------------------------------
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def print_phase(r: PhaseResult) -> None:
+    print(f"\n== {r.name}: {r.devices} devices ({r.silent} silent), {r.workers} worker(s), "
+          f"{r.seconds:g} s")  # fmt: skip
+    for label, stats in (("snmp", r.snmp), ("icmp", r.icmp), ("snmp silent", r.snmp_silent),
+                         ("icmp silent", r.icmp_silent)):  # fmt: skip
+        if stats is None:
+            continue
+        print(
+            f"  {label:<12} {stats.scrapes:>6} scrapes  success {stats.success_ratio:8.4%}  "
+            f"p50 {stats.wall_p50_ms:7.1f} ms  p99 {stats.wall_p99_ms:7.1f} ms  "
+            f"max {stats.wall_max_ms:7.1f} ms  varbinds {_ms(stats.varbinds_mean)}"
+        )
+        if stats.first_error and not label.endswith("silent"):
+            print(f"      first failure: {stats.first_error[:200]}")
+    per_vb = f"{r.cpu_us_per_varbind:.2f}" if r.cpu_us_per_varbind else "-"
+    print(
+        f"  exporter {r.exporter_cores:.3f} cores -> {r.devices_per_exporter_core:,.0f} devices "
+        f"per core; {per_vb} us CPU per varbind (whole process, ICMP included)\n"
+        f"  agents {r.agents_cores:.3f} cores, load generator {r.client_cores:.3f} cores\n"
+        f"  exporter RSS MiB {r.rss_mib}\n  exporter PSS MiB {r.pss_mib}\n"
+        f"  exporter fds {r.fds}\n  load1 {r.load1}"
+    )
+
+
+def print_throughput(results: Sequence[Throughput]) -> None:
+    print("\n== throughput (closed loop, module=auto)")
+    for t in results:
+        print(
+            f"  {t.workers} worker(s): {t.scrapes_per_s:6.1f} scrapes/s  p50 "
+            f"{t.wall_p50_ms:6.1f} ms  exporter {t.exporter_cores:.2f} cores "
+            f"({t.exporter_cpu_ms_per_scrape:.1f} ms/scrape, per process {t.per_worker_cpu_s})  "
+            f"agents {t.agents_cores:.2f}  client {t.client_cores:.2f}  failures {t.failures}"
+        )
+    if len(results) == 2 and results[0].scrapes_per_s:
+        print(f"  2 / 1 workers: {results[1].scrapes_per_s / results[0].scrapes_per_s:.2f}x")
+
+
+# -- main -------------------------------------------------------------------------------------
+async def start_exporter(
+    stack: contextlib.ExitStack, config: Path, workers: int, log_dir: Path
+) -> tuple[Process, str]:
+    port = free_tcp_port()
+    argv = [str(CHM_BINARY), "--config.file", str(config), "--web.listen-address",
+            f"127.0.0.1:{port}", "--web.workers", str(workers), "--log.level", "warn"]  # fmt: skip
+    process = stack.enter_context(running(Process(f"chm-fleet-w{workers}", argv, log_dir)))
+    base = f"http://127.0.0.1:{port}"
+    await wait_http(process, f"{base}/-/healthy", within=60)
+    if workers > 1:  # every worker listening before the load starts
+        deadline = time.monotonic() + 30
+        while len(group_pids(process.pid)) < workers + 1 and time.monotonic() < deadline:  # noqa: ASYNC110 (polling /proc, no event to wait for)
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(2)
+    return process, base
+
+
+async def bench(args: argparse.Namespace, stack: contextlib.ExitStack, work: Path) -> int:
+    log_dir = RESULTS / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    load_before = loadavg()
+    answering = answering_addresses(args.devices)
+    silent_count = round(args.devices * args.silent_share)
+    silent = silent_addresses(silent_count)
+
+    print(f"fleet: {args.interfaces} taps, {args.devices} agents in "
+          f"{-(-args.devices // args.per_agent)} snmpd processes", flush=True)  # fmt: skip
+    stack.enter_context(tap_interfaces(args.interfaces, TAP_PREFIX))
+    stack.enter_context(silent_sink())
+    agents = [
+        stack.enter_context(MultiAddressSnmpd(chunk, sys_name=f"chm-fleet-{i}"))
+        for i, chunk in enumerate(chunked(answering, args.per_agent))
+    ]
+    agent_pids = [a._process.pid for a in agents if a._process is not None]
+
+    config = work / "chm.yml"
+    config.write_text(CHM_CONFIG)
+    exporter, base = await start_exporter(stack, config, args.workers, log_dir)
+    fleet = Fleet(base, exporter, agent_pids)
+    phases: list[PhaseResult] = []
+    profile = None
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        everyone = [(a, False) for a in answering]
+        await run_paced_phase(http, fleet, "warm-up", everyone, args, args.warmup)
+        spy = None
+        if args.py_spy:
+            pid = max(fleet.exporter_pids()) if args.workers > 1 else exporter.pid
+            spy = start_py_spy(pid, args.py_spy, log_dir / "fleet-py-spy.txt", log_dir)
+        t_start, t_end = await run_paced_phase(http, fleet, "fleet", everyone, args, args.duration)
+        phases.append(phase_result(fleet, "fleet", len(everyone), 0, args.workers, t_start, t_end))
+        print_phase(phases[-1])
+        if spy is not None:
+            assert spy.popen is not None
+            spy.popen.wait(timeout=args.py_spy + 60)
+            profile = summarize_profile(log_dir / "fleet-py-spy.txt")
+            print(f"\n== py-spy of the exporter during the fleet phase\n{profile}")
+        if silent_count and args.silent_duration:
+            mixed = [(a, False) for a in answering[: args.devices - silent_count]]
+            mixed += [(s, True) for s in silent]
+            name = f"fleet {args.silent_share:.0%} silent"
+            t_start, t_end = await run_paced_phase(
+                http, fleet, name, mixed, args, args.silent_duration
+            )
+            phases.append(
+                phase_result(fleet, name, len(mixed), silent_count, args.workers, t_start, t_end)
+            )
+            print_phase(phases[-1])
+    exporter.stop()
+
+    results: list[Throughput] = []
+    if args.throughput:
+        # Spread over every snmpd process: one agent process is single-threaded.
+        step = max(1, len(answering) // args.throughput_devices)
+        targets = answering[::step][: args.throughput_devices]
+        for workers in (1, 2):
+            process, base = await start_exporter(stack, config, workers, log_dir)
+            fleet = Fleet(base, process, agent_pids)
+            print(f"fleet: throughput with {workers} worker(s)", flush=True)
+            results.append(
+                await throughput(fleet, targets, workers, args.concurrency, args.throughput)
+            )
+            process.stop()
+        print_throughput(results)
+
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "loadavg_before": load_before,
+        "loadavg_after": loadavg(),
+        "versions": versions(),
+        "duration_s": round(time.monotonic() - started, 1),
+        "phases": [asdict(p) for p in phases],
+        "throughput": [asdict(t) for t in results],
+        "profile": profile,
+    }
+    args.json.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"\nfleet: wrote {args.json} in {payload['duration_s']} s", flush=True)
+    return 0
+
+
+QUICK = {
+    "devices": 100,
+    "warmup": 15.0,
+    "duration": 30.0,
+    "silent_duration": 20.0,
+    "throughput": 10.0,
+    "throughput_devices": 50,
+}
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add = parser.add_argument
+    add("--quick", action="store_true", help="100 agents, short phases (about 2 minutes)")
+    add("--devices", type=int, default=1000, help="answering agents (default 1000)")
+    add("--per-agent", type=int, default=100, help="addresses per snmpd process (default 100)")
+    add("--interfaces", type=int, default=53, help="tap devices; agents list them + lo")
+    add("--workers", type=int, default=1, help="exporter --web.workers in the fleet phases")
+    add("--interval", type=float, default=60.0, help="SNMP scrape interval (s)")
+    add("--snmp-timeout", type=float, default=30.0, help="SNMP scrape timeout (s)")
+    add("--icmp-interval", type=float, default=30.0, help="ICMP scrape interval (s)")
+    add("--icmp-timeout", type=float, default=10.0, help="ICMP scrape timeout (s)")
+    add("--warmup", type=float, default=60.0, help="unmeasured first phase (s)")
+    add("--duration", type=float, default=300.0, help="measured fleet phase (s)")
+    add("--silent-share", type=float, default=0.1, help="devices made silent (default 0.1)")
+    add("--silent-duration", type=float, default=300.0, help="measured silent phase (s)")
+    add("--throughput", type=float, default=60.0, help="closed-loop seconds per worker count")
+    add("--throughput-devices", type=int, default=200, help="devices the closed loop cycles")
+    add("--concurrency", type=int, default=32, help="closed-loop scrapes in flight")
+    add("--py-spy", type=float, default=0.0, metavar="SECONDS", help="sample the exporter")
+    add("--json", type=Path, default=RESULTS / "fleet.json")
+    add("--_in-netns", dest="in_netns", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.quick:
+        for key, value in QUICK.items():
+            if f"--{key.replace('_', '-')}" not in argv:
+                setattr(args, key, value)
+    return args
+
+
+def check_prerequisites(args: argparse.Namespace) -> None:
+    problems = []
+    if os.geteuid() != 0:
+        problems.append("run as root: a network namespace and tap devices need CAP_NET_ADMIN")
+    if shutil.which("/usr/sbin/snmpd") is None:
+        problems.append("/usr/sbin/snmpd not found: run scripts/setup.sh")
+    if not CHM_BINARY.exists():
+        problems.append(f"{CHM_BINARY} not found: create the venv (pip install -e '.[dev]')")
+    if args.py_spy and not PY_SPY.exists():
+        problems.append(f"{PY_SPY} not found: pip install -e '.[dev]'")
+    if problems:
+        raise SystemExit("fleet: " + "; ".join(problems))
+
+
+def _raise_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    check_prerequisites(args)
+    if not args.in_netns:
+        return run_in_netns(argv, command=FLEET_CMD, prefix=NETNS_PREFIX)
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory(prefix="chm-fleet-") as tmp:
+        try:
+            return asyncio.run(bench(args, stack, Path(tmp)))
+        except KeyboardInterrupt:
+            print("\nfleet: interrupted; cleaning up", file=sys.stderr)
+            return 130
+        finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
