@@ -48,9 +48,7 @@ import json
 import os
 import re
 import shutil
-import signal
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -66,6 +64,7 @@ from bench.run import (
     loadavg,
     percentile,
     proc_cpu_seconds,
+    run_cleaning_up,
     run_in_netns,
     running,
     versions,
@@ -727,26 +726,13 @@ def check_prerequisites(args: argparse.Namespace) -> None:
         raise SystemExit("fleet: " + "; ".join(problems))
 
 
-def _raise_on_sigterm(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     check_prerequisites(args)
     if not args.in_netns:
         return run_in_netns(argv, command=FLEET_CMD, prefix=NETNS_PREFIX)
-    signal.signal(signal.SIGTERM, _raise_on_sigterm)
-    with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory(prefix="chm-fleet-") as tmp:
-        try:
-            return asyncio.run(bench(args, stack, Path(tmp)))
-        except KeyboardInterrupt:
-            print("\nfleet: interrupted; cleaning up", file=sys.stderr)
-            return 130
-        finally:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    return run_cleaning_up(bench, args, "fleet")
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1048,12 +1048,21 @@ def main(argv: list[str] | None = None) -> int:
                 "killed run exist; --remove-stale deletes them",
                 file=sys.stderr,
             )
+    return run_cleaning_up(bench, args, "bench")
+
+
+BenchMain = Callable[[argparse.Namespace, contextlib.ExitStack, Path], Coroutine[Any, Any, int]]
+
+
+def run_cleaning_up(main: BenchMain, args: argparse.Namespace, name: str) -> int:
+    """Run a benchmark's async main with an ExitStack and a work directory that unwind whatever
+    happens: SIGTERM and Ctrl-C end the run, and cannot cut the cleanup short."""
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
-    with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory(prefix="chm-bench-") as tmp:
+    with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory(prefix=f"chm-{name}-") as tmp:
         try:
-            return asyncio.run(bench(args, stack, Path(tmp)))
+            return asyncio.run(main(args, stack, Path(tmp)))
         except KeyboardInterrupt:
-            print("\nbench: interrupted; cleaning up", file=sys.stderr)
+            print(f"\n{name}: interrupted; cleaning up", file=sys.stderr)
             return 130
         finally:
             # The ExitStack unwinds next (exporters, proxy, snmpd, then the tap devices):
