@@ -137,6 +137,16 @@ def shard_config(
     return config
 
 
+def write_file_sd(config: dict[str, Any], dest: Path, targets: list[dict[str, Any]]) -> None:
+    """The target list where the config's ``file_sd_configs`` look for it (relative to it)."""
+    for job in config["scrape_configs"]:
+        for sd in job.get("file_sd_configs", []):
+            for pattern in sd["files"]:
+                folder = (dest / pattern).parent
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / "devices.yml").write_text(yaml.safe_dump(targets), encoding="utf-8")
+
+
 # -- the stack --------------------------------------------------------------------------------
 @dataclass
 class Fleet:
@@ -229,6 +239,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
             path = layout.prometheus_dir(dest, exporter=exporter, targets=targets)
             e2e.shorten_alert_durations(dest / "rules")
             config = shard_config(sharding, writing, shard=shard, store=store, secret=secret)
+            write_file_sd(config, dest, targets)
             text = yaml.safe_dump(config, sort_keys=False)
             assert EXPORTER_PLACEHOLDER in text, "the example no longer names the exporter"
             path.write_text(text.replace(EXPORTER_PLACEHOLDER, exporter), encoding="utf-8")
