@@ -47,6 +47,7 @@ import ipaddress
 import json
 import os
 import re
+import shlex
 import shutil
 import sys
 import time
@@ -570,11 +571,14 @@ def print_throughput(results: Sequence[Throughput]) -> None:
 
 # -- main -------------------------------------------------------------------------------------
 async def start_exporter(
-    stack: contextlib.ExitStack, config: Path, workers: int, log_dir: Path
+    stack: contextlib.ExitStack, args: argparse.Namespace, config: Path, workers: int
 ) -> tuple[Process, str]:
+    log_dir = RESULTS / "logs"
     port = free_tcp_port()
-    argv = [str(CHM_BINARY), "--config.file", str(config), "--web.listen-address",
-            f"127.0.0.1:{port}", "--web.workers", str(workers), "--log.level", "warn"]  # fmt: skip
+    argv = [*shlex.split(args.exporter), "--config.file", str(config), "--web.listen-address",
+            f"127.0.0.1:{port}", "--log.level", "warn"]  # fmt: skip
+    if workers > 1:
+        argv += ["--web.workers", str(workers)]
     process = stack.enter_context(running(Process(f"chm-fleet-w{workers}", argv, log_dir)))
     base = f"http://127.0.0.1:{port}"
     await wait_http(process, f"{base}/-/healthy", within=60)
@@ -607,7 +611,7 @@ async def bench(args: argparse.Namespace, stack: contextlib.ExitStack, work: Pat
 
     config = work / "chm.yml"
     config.write_text(CHM_CONFIG)
-    exporter, base = await start_exporter(stack, config, args.workers, log_dir)
+    exporter, base = await start_exporter(stack, args, config, args.workers)
     fleet = Fleet(base, exporter, agent_pids)
     phases: list[PhaseResult] = []
     profile = None
@@ -646,7 +650,7 @@ async def bench(args: argparse.Namespace, stack: contextlib.ExitStack, work: Pat
         step = max(1, len(answering) // args.throughput_devices)
         targets = answering[::step][: args.throughput_devices]
         for workers in (1, 2):
-            process, base = await start_exporter(stack, config, workers, log_dir)
+            process, base = await start_exporter(stack, args, config, workers)
             fleet = Fleet(base, process, agent_pids)
             print(f"fleet: throughput with {workers} worker(s)", flush=True)
             results.append(
@@ -703,6 +707,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     add("--concurrency", type=int, default=32, help="closed-loop scrapes in flight")
     add("--py-spy", type=float, default=0.0, metavar="SECONDS", help="sample the exporter")
     add("--json", type=Path, default=RESULTS / "fleet.json")
+    add("--exporter", default=str(CHM_BINARY), help="command that runs the exporter")
     add("--_in-netns", dest="in_netns", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
