@@ -41,8 +41,9 @@ class SelfMetrics:
     """One registry per application (tests build several apps in one process)."""
 
     def __init__(self, version: str) -> None:
-        #: what /metrics exposes
-        self.registry = CollectorRegistry(auto_describe=True)
+        #: what /metrics exposes (in a worker not described at registration: that would read
+        #: the other workers' files, one of which may be still empty while it starts)
+        self.registry = CollectorRegistry(auto_describe=_MULTIPROCESS is None)
         if _MULTIPROCESS is None:
             for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
                 self.registry.register(collector)

@@ -28,7 +28,7 @@ CONFIG = "modules:\n  ping:\n    icmp: {count: 1, preferred_ip_protocol: ip4}\n"
 #: given one of two workers with probability 1/2: missing one 60 times is ~1e-18)
 ATTEMPTS = 60
 _PID = re.compile(r"pid (\d+)</p>")
-_MODULE = re.compile(r"module=([\w-]+)&amp;debug=true")
+_MODULE = re.compile(r"<li>([\w-]+): ")
 
 
 def _until(check: Callable[[], object]) -> None:
