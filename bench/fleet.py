@@ -54,6 +54,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -569,6 +570,53 @@ def print_throughput(results: Sequence[Throughput]) -> None:
         print(f"  2 / 1 workers: {results[1].scrapes_per_s / results[0].scrapes_per_s:.2f}x")
 
 
+def markdown(payload: dict[str, Any]) -> str:
+    """The results of a run (its JSON) as the tables docs/benchmarks.md shows."""
+    rows = [
+        "| phase | devices (silent) | workers | SNMP success | SNMP p50 / p99 ms | ICMP success "
+        "| ICMP p50 / p99 ms | exporter cores | devices per core | us CPU per varbind "
+        "| agents' cores |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in payload["phases"]:
+        snmp, icmp = r["snmp"], r["icmp"]
+        rows.append(
+            f"| {r['name']} | {r['devices']:,} ({r['silent']}) | {r['workers']} "
+            f"| {snmp['success_ratio']:.3%} ({snmp['scrapes']:,}) "
+            f"| {snmp['wall_p50_ms']:.0f} / {snmp['wall_p99_ms']:.0f} "
+            f"| {icmp['success_ratio']:.3%} ({icmp['scrapes']:,}) "
+            f"| {icmp['wall_p50_ms']:.0f} / {icmp['wall_p99_ms']:.0f} "
+            f"| {r['exporter_cores']:.3f} | {r['devices_per_exporter_core']:,.0f} "
+            f"| {r['cpu_us_per_varbind'] or 0:.1f} | {r['agents_cores']:.3f} |"
+        )
+    for r in payload["phases"]:
+        rows.append(
+            f"\n{r['name']}: RSS MiB every 10 s {r['rss_mib']}; PSS {r['pss_mib']}; "
+            f"open fds {r['fds']}; load1 {r['load1']}"
+        )
+        for key in ("snmp_silent", "icmp_silent"):
+            if r.get(key):
+                k = r[key]
+                rows.append(
+                    f"{key}: {k['scrapes']} scrapes, p50 {k['wall_p50_ms']:.0f} ms, "
+                    f"max {k['wall_max_ms']:.0f} ms, {k['ok']} succeeded"
+                )
+    if payload["throughput"]:
+        rows += [
+            "",
+            "| workers | scrapes/s | p50 ms | exporter cores | CPU ms/scrape | agents' cores "
+            "| load generator cores | failures |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for t in payload["throughput"]:
+            rows.append(
+                f"| {t['workers']} | {t['scrapes_per_s']:.1f} | {t['wall_p50_ms']:.0f} "
+                f"| {t['exporter_cores']:.2f} | {t['exporter_cpu_ms_per_scrape']:.1f} "
+                f"| {t['agents_cores']:.2f} | {t['client_cores']:.2f} | {t['failures']} |"
+            )
+    return "\n".join(rows)
+
+
 # -- main -------------------------------------------------------------------------------------
 async def start_exporter(
     stack: contextlib.ExitStack, args: argparse.Namespace, config: Path, workers: int
@@ -708,6 +756,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     add("--py-spy", type=float, default=0.0, metavar="SECONDS", help="sample the exporter")
     add("--json", type=Path, default=RESULTS / "fleet.json")
     add("--exporter", default=str(CHM_BINARY), help="command that runs the exporter")
+    add("--report", type=Path, metavar="JSON", help="print a run's results as Markdown, exit")
     add("--_in-netns", dest="in_netns", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
@@ -734,6 +783,9 @@ def check_prerequisites(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
+    if args.report:
+        print(markdown(json.loads(args.report.read_text())))
+        return 0
     check_prerequisites(args)
     if not args.in_netns:
         return run_in_netns(argv, command=FLEET_CMD, prefix=NETNS_PREFIX)
