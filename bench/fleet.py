@@ -97,9 +97,18 @@ modules:
     icmp: {count: 1, preferred_ip_protocol: ip4}
 """
 
+
+def chm_config(max_repetitions: int | None) -> str:
+    """The exporter's config; ``auto`` with another max-repetitions when one is given."""
+    if max_repetitions is None:
+        return CHM_CONFIG
+    return CHM_CONFIG + f"  auto:\n    snmp: {{max_repetitions: {max_repetitions}}}\n"
+
+
 _SNMP_OK = re.compile(r'^probe_success\{prober="snmp"\} 1$', re.M)
 _ICMP_OK = re.compile(r'^probe_success\{prober="icmp"\} 1$', re.M)
 _VARBINDS = re.compile(r"^probe_snmp_varbinds (\S+)$", re.M)
+_PDUS = re.compile(r"^probe_snmp_pdus_sent (\S+)$", re.M)
 
 
 # -- addresses and processes ------------------------------------------------------------------
@@ -197,6 +206,7 @@ class Scrape:
     status: int
     varbinds: int | None
     samples: int
+    pdus: int | None = None
     error: str | None = None
 
 
@@ -276,7 +286,8 @@ async def scrape_once(
     if status not in (0, 200):
         error = f"HTTP {status}: {body[:200]}"
     samples = body.count("\n") - body.count("# ")  # sample lines (HELP/TYPE lines out)
-    return Scrape(kind, target, silent, started, wall, ok, status, varbinds, samples, error)
+    pdus = int(float(match.group(1))) if (match := _PDUS.search(body)) else None
+    return Scrape(kind, target, silent, started, wall, ok, status, varbinds, samples, pdus, error)
 
 
 async def paced(
@@ -323,6 +334,7 @@ class KindStats:
     wall_max_ms: float
     varbinds_mean: float | None
     samples_mean: float
+    pdus_mean: float | None
     first_error: str | None
 
 
@@ -341,6 +353,7 @@ def kind_stats(scrapes: Sequence[Scrape]) -> KindStats | None:
         wall_max_ms=max(walls) * 1000,
         varbinds_mean=sum(varbinds) / len(varbinds) if varbinds else None,
         samples_mean=sum(s.samples for s in scrapes) / len(scrapes),
+        pdus_mean=_mean([s.pdus for s in scrapes if s.ok]),
         first_error=next((f"{s.target}: {s.error or 'probe_success 0'}" for s in failed), None),
     )
 
@@ -574,7 +587,7 @@ def print_phase(r: PhaseResult) -> None:
             f"  {label:<12} {stats.scrapes:>6} scrapes  success {stats.success_ratio:8.4%}  "
             f"p50 {stats.wall_p50_ms:7.1f} ms  p99 {stats.wall_p99_ms:7.1f} ms  "
             f"max {stats.wall_max_ms:7.1f} ms  varbinds {_ms(stats.varbinds_mean)}  "
-            f"samples {stats.samples_mean:,.0f}"
+            f"samples {stats.samples_mean:,.0f}  PDUs {_ms(stats.pdus_mean)}"
         )
         if stats.first_error and not label.endswith("silent"):
             print(f"      first failure: {stats.first_error[:200]}")
@@ -696,7 +709,7 @@ async def bench(args: argparse.Namespace, stack: contextlib.ExitStack, work: Pat
     agent_pids = [a._process.pid for a in agents if a._process is not None]
 
     config = work / "chm.yml"
-    config.write_text(CHM_CONFIG)
+    config.write_text(chm_config(args.max_repetitions))
     exporter, base = await start_exporter(stack, args, config, args.workers)
     fleet = Fleet(base, exporter, agent_pids)
     phases: list[PhaseResult] = []
@@ -797,6 +810,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     add("--py-spy", type=float, default=0.0, metavar="SECONDS", help="sample the exporter")
     add("--json", type=Path, default=RESULTS / "fleet.json")
     add("--exporter", default=str(CHM_BINARY), help="command that runs the exporter")
+    add("--max-repetitions", type=int, help="module auto's max-repetitions (default: CHM's)")
     add("--report", type=Path, metavar="JSON", help="print a run's results as Markdown, exit")
     add("--_in-netns", dest="in_netns", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
