@@ -81,7 +81,10 @@ def exporter(tmp_path: Path) -> Iterator[Exporter]:
     port = free_tcp_port()
     with (tmp_path / "exporter.log").open("wb") as log:
         proc = subprocess.Popen(
-            exporter_command(config, f"127.0.0.1:{port}", "--web.workers", "2"), stderr=log
+            exporter_command(
+                config, f"127.0.0.1:{port}", "--web.workers", "2", "--web.enable-lifecycle"
+            ),
+            stderr=log,
         )
     state = Exporter(f"http://127.0.0.1:{port}", config, proc)
     try:
