@@ -129,6 +129,17 @@ def silent_addresses(n: int) -> list[str]:
     return [str(next(hosts)) for _ in range(n)]
 
 
+def with_silent(answering: Sequence[str], silent: Sequence[str]) -> list[tuple[str, bool]]:
+    """The fleet with ``len(silent)`` of its devices replaced by silent ones, spread evenly
+    (so that they are spread over the scrape interval too)."""
+    mixed = [(address, False) for address in answering]
+    if silent:
+        step = len(answering) / len(silent)
+        for n, address in enumerate(silent):
+            mixed[int(n * step)] = (address, True)
+    return mixed
+
+
 @contextlib.contextmanager
 def silent_sink() -> Iterator[None]:
     """Route 198.18.0.0/15 into a tap nobody reads (a static neighbour, so no ARP): packets
@@ -731,8 +742,7 @@ async def bench(args: argparse.Namespace, stack: contextlib.ExitStack, work: Pat
             profile = summarize_profile(log_dir / "fleet-py-spy.txt")
             print(f"\n== py-spy of the exporter during the fleet phase\n{profile}")
         if silent_count and args.silent_duration:
-            mixed = [(a, False) for a in answering[: args.devices - silent_count]]
-            mixed += [(s, True) for s in silent]
+            mixed = with_silent(answering, silent)
             name = f"fleet {args.silent_share:.0%} silent"
             t_start, t_end = await run_paced_phase(
                 http, fleet, name, mixed, args, args.silent_duration
