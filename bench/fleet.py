@@ -339,6 +339,7 @@ async def sampler(fleet: Fleet, stop: asyncio.Event) -> None:
 class KindStats:
     scrapes: int
     ok: int
+    http_200: int  # answered, successful or not (a silent device's probe: 200, probe_success 0)
     success_ratio: float
     wall_p50_ms: float
     wall_p99_ms: float
@@ -358,6 +359,7 @@ def kind_stats(scrapes: Sequence[Scrape]) -> KindStats | None:
     return KindStats(
         scrapes=len(scrapes),
         ok=len(scrapes) - len(failed),
+        http_200=sum(1 for s in scrapes if s.status == 200),
         success_ratio=(len(scrapes) - len(failed)) / len(scrapes),
         wall_p50_ms=percentile(walls, 50) * 1000,
         wall_p99_ms=percentile(walls, 99) * 1000,
@@ -658,7 +660,8 @@ def markdown(payload: dict[str, Any]) -> str:
                 k = r[key]
                 rows.append(
                     f"{key}: {k['scrapes']} scrapes, p50 {k['wall_p50_ms']:.0f} ms, "
-                    f"max {k['wall_max_ms']:.0f} ms, {k['ok']} succeeded"
+                    f"max {k['wall_max_ms']:.0f} ms, {k['http_200']} answered HTTP 200, "
+                    f"{k['ok']} with probe_success 1"
                 )
     if payload["throughput"]:
         rows += [
