@@ -218,6 +218,7 @@ class Scrape:
     varbinds: int | None
     samples: int
     pdus: int | None = None
+    body_bytes: int = 0
     error: str | None = None
 
 
@@ -298,7 +299,9 @@ async def scrape_once(
         error = f"HTTP {status}: {body[:200]}"
     samples = body.count("\n") - body.count("# ")  # sample lines (HELP/TYPE lines out)
     pdus = int(float(match.group(1))) if (match := _PDUS.search(body)) else None
-    return Scrape(kind, target, silent, started, wall, ok, status, varbinds, samples, pdus, error)
+    return Scrape(
+        kind, target, silent, started, wall, ok, status, varbinds, samples, pdus, len(body), error
+    )
 
 
 async def paced(
@@ -347,6 +350,7 @@ class KindStats:
     varbinds_mean: float | None
     samples_mean: float
     pdus_mean: float | None
+    body_bytes_mean: float
     first_error: str | None
 
 
@@ -367,6 +371,7 @@ def kind_stats(scrapes: Sequence[Scrape]) -> KindStats | None:
         varbinds_mean=sum(varbinds) / len(varbinds) if varbinds else None,
         samples_mean=sum(s.samples for s in scrapes) / len(scrapes),
         pdus_mean=_mean([s.pdus for s in scrapes if s.ok]),
+        body_bytes_mean=sum(s.body_bytes for s in scrapes) / len(scrapes),
         first_error=next((f"{s.target}: {s.error or 'probe_success 0'}" for s in failed), None),
     )
 
