@@ -2,8 +2,10 @@
 once, with its type, label names, unit, HELP text and sane range.
 
 Profiles name a ``chm_*`` metric and add only where a vendor's value comes from; the loader
-takes its HELP and type from here and refuses a profile that disagrees with it. The docs page
-``docs/metrics.md`` is written from it (``scripts/metrics_doc.py``).
+takes its HELP and type from here and refuses a profile that disagrees with it. Code that emits
+metrics itself (the handler, the probers, the exporter's /metrics) takes them from here too,
+through :func:`declared`, which refuses at import a name or label set the catalogue lacks. The
+docs page ``docs/metrics.md`` is written from it (``scripts/metrics_doc.py``).
 """
 
 from __future__ import annotations
@@ -176,3 +178,34 @@ def catalogue() -> Catalogue:
     """The shipped catalogue (read once)."""
     text = resources.files("chm_exporter").joinpath(CATALOGUE_FILE).read_text(encoding="utf-8")
     return parse_catalogue(text, CATALOGUE_PATH)
+
+
+class UndeclaredMetricError(LookupError):
+    """Code emits a metric the catalogue does not declare, or not as declared (a bug, not a
+    configuration error: hence outside the ``ChmError`` tree)."""
+
+
+def declared(name: str, labels: tuple[str, ...] = (), mtype: MetricType = "gauge") -> MetricDef:
+    """The catalogue's entry for a metric the code emits itself, checked against how it does.
+
+    Probers and the self-metrics call this once per metric at import, so a name missing from the
+    catalogue, or emitted with other labels or another type, breaks every import of the module
+    (and so every test) instead of reaching an exposition.
+
+    Args:
+        name: the exposed name (a counter's with `_total`, an info metric's with `_info`).
+        labels: the label names the code gives it, in order.
+        mtype: the type the code gives it.
+
+    Raises:
+        UndeclaredMetricError: naming the metric and the difference.
+    """
+    known = catalogue().get(name)
+    if known is None:
+        raise UndeclaredMetricError(f"{name} is emitted by code but not in {CATALOGUE_PATH}")
+    if (known.labels, known.type) != (labels, mtype):
+        raise UndeclaredMetricError(
+            f"{name}: emitted as a {mtype} with labels {list(labels)}, declared in "
+            f"{CATALOGUE_PATH} as a {known.type} with labels {list(known.labels)}"
+        )
+    return known

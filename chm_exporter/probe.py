@@ -20,6 +20,7 @@ from typing import Any
 
 from multidict import MultiMapping
 
+from chm_exporter.catalogue import declared
 from chm_exporter.config import AUTO_MODULE, LoadedConfig, Module
 from chm_exporter.devicecache import DeviceCache
 from chm_exporter.errors import ProbeError, RequestError
@@ -35,8 +36,8 @@ from chm_exporter.target import parse_target
 SCRAPE_TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
 # How long past the deadline the handler waits for collects to notice their cancellation.
 ANSWER_GRACE_SECONDS = 0.05
-_SUCCESS_HELP = "Whether the prober succeeded (1) or failed (0); the debug log says why."
-_DURATION_HELP = "How long the prober took, in seconds."
+_SUCCESS = declared("probe_success", ("prober",))
+_DURATION = declared("probe_duration_seconds", ("prober",))
 _log = logging.getLogger("chm_exporter.probe")
 # Collects that did not stop at their deadline: kept referenced until they end.
 _stragglers: set[asyncio.Task[None]] = set()
@@ -181,8 +182,8 @@ async def run_probe(
         seconds = time.perf_counter() - run.started
         metrics.probes.labels(request.module_name, run.name, "success" if ok else "failure").inc()
         metrics.probe_duration.labels(run.name).observe(seconds)
-        sink.add("probe_success", int(ok), {"prober": run.name}, _SUCCESS_HELP)
-        sink.add("probe_duration_seconds", seconds, {"prober": run.name}, _DURATION_HELP)
+        sink.add(_SUCCESS.name, int(ok), {"prober": run.name}, _SUCCESS.help)
+        sink.add(_DURATION.name, seconds, {"prober": run.name}, _DURATION.help)
         sink.merge(own)
         success = success and ok
     duration = time.perf_counter() - started

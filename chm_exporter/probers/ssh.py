@@ -17,7 +17,7 @@ from asyncssh import Error as AsyncsshError
 from scrapli.exceptions import ScrapliException
 from textfsm import TextFSMError
 
-from chm_exporter.catalogue import catalogue
+from chm_exporter.catalogue import declared
 from chm_exporter.errors import SshProbeError
 from chm_exporter.exposition import MetricSink
 from chm_exporter.probers.context import ProbeContext
@@ -29,8 +29,8 @@ from chm_exporter.ssh.parse import parse_first
 from chm_exporter.ssh.profile import CliProfile, Command, load_cli_profile
 from chm_exporter.ssh.sessions import SessionKey
 
-_COMMAND_DURATION = "probe_ssh_command_duration_seconds"
-_REUSED = "probe_ssh_session_reused"
+_COMMAND_DURATION = declared("probe_ssh_command_duration_seconds", ("command",))
+_REUSED = declared("probe_ssh_session_reused")
 
 
 @dataclass
@@ -119,13 +119,10 @@ def emit(ctx: ProbeContext, settings: SshSettings, raw: SshRaw, sink: MetricSink
             log.debug("ssh: %d log messages in the buffer, %d new", len(buffer), new)
     for command_text, answer in raw.rejected:
         log.warning("ssh: the device rejected %r: %s", command_text, answer)
-    known = catalogue()
     for command_text, seconds in raw.seconds.items():
-        sink.add(
-            _COMMAND_DURATION, seconds, {"command": command_text}, known[_COMMAND_DURATION].help
-        )
+        sink.add(_COMMAND_DURATION.name, seconds, {"command": command_text}, _COMMAND_DURATION.help)
     if raw.reused is not None:
-        sink.add(_REUSED, int(raw.reused), None, known[_REUSED].help)
+        sink.add(_REUSED.name, int(raw.reused), None, _REUSED.help)
     if not raw.finished:
         done = len(raw.outputs) + len(raw.rejected)
         log.warning("ssh: %d commands answered before the probe ended", done)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from chm_exporter.catalogue import declared
 from chm_exporter.config import AUTO_PROFILES, CommunityAuth, LoadedConfig, SnmpSettings, UsmAuth
 from chm_exporter.errors import RequestError
 from chm_exporter.exposition import MetricSink
@@ -27,6 +28,13 @@ from chm_exporter.profiles.model import Profile
 from chm_exporter.snmp.client import Connect
 from chm_exporter.snmp.walker import Walker, WalkStats
 from chm_exporter.walk import WalkResult
+
+_PHASE = declared("probe_snmp_duration_seconds", ("phase",))
+_PDUS = declared("probe_snmp_pdus_sent")
+_RETRIES = declared("probe_snmp_retries")
+_TIMEOUTS = declared("probe_snmp_timeouts")
+_VARBINDS = declared("probe_snmp_varbinds")
+_WALKS = declared("probe_snmp_walks")
 
 NAME = "snmp"
 DEFAULT_PORT = 161
@@ -168,14 +176,16 @@ def _auth_text(name: str, auth: CommunityAuth | UsmAuth) -> str:
 
 
 def _emit_stats(sink: MetricSink, stats: WalkStats, walk_s: float, eval_s: float) -> None:
-    help_phase = "Time the SNMP prober spent per phase (walk: on the network; evaluate: CPU)."
-    sink.add("probe_snmp_duration_seconds", walk_s, {"phase": "walk"}, help_phase)
-    sink.add("probe_snmp_duration_seconds", eval_s, {"phase": "evaluate"}, help_phase)
-    sink.add("probe_snmp_pdus_sent", stats.pdus_sent, None, "SNMP request PDUs sent.")
-    sink.add("probe_snmp_retries", stats.retries, None, "SNMP requests sent again after a timeout.")
-    sink.add("probe_snmp_timeouts", stats.timeouts, None, "SNMP requests that got no answer.")
-    sink.add("probe_snmp_varbinds", stats.varbinds, None, "Variable bindings received.")
-    sink.add("probe_snmp_walks", stats.walks, None, "Columns walked (each asked once).")
+    sink.add(_PHASE.name, walk_s, {"phase": "walk"}, _PHASE.help)
+    sink.add(_PHASE.name, eval_s, {"phase": "evaluate"}, _PHASE.help)
+    for metric, value in (
+        (_PDUS, stats.pdus_sent),
+        (_RETRIES, stats.retries),
+        (_TIMEOUTS, stats.timeouts),
+        (_VARBINDS, stats.varbinds),
+        (_WALKS, stats.walks),
+    ):
+        sink.add(metric.name, value, None, metric.help)
 
 
 def _count(ctx: ProbeContext, stats: WalkStats) -> None:
