@@ -1,0 +1,159 @@
+"""Agreement with LibreNMS on every corpus walk that carries its expectations.
+
+Every walk with a LibreNMS JSON beside it (``snmprec/*/*.json`` and ``librenms/``) is served by
+one snmpsim process, probed in-process through ``/probe?module=auto``, and compared item by
+item with what LibreNMS discovers (see :mod:`tests.integration.librenms` for the rules). The
+per-category table is printed and must match ``tests/golden/librenms_agreement.md`` (the docs
+generator reads it); regenerate with ``CHM_UPDATE_GOLDEN=1`` and read the diff.
+``CHM_AGREEMENT_DETAIL=<file>`` writes every item's verdict there. Cases where
+LibreNMS is the one that differs are listed, with the reason, in ``librenms_exceptions.yaml``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from chm_exporter.config import load_config
+from chm_exporter.server import create_app
+from tests.integration import librenms
+from tests.integration.corpus import CORPUS
+from tests.integration.exposition import parse_exposition
+from tests.integration.harness import probe_text, write_config
+from tests.servers.snmpsim import Snmpsim
+
+MIN_AGREEMENT_PERCENT = 95.0
+"""Every category, once the reviewed exceptions are taken out (issue 12)."""
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "librenms_agreement.md"
+UPDATE = os.environ.get("CHM_UPDATE_GOLDEN") == "1"
+DETAIL = os.environ.get("CHM_AGREEMENT_DETAIL")
+"""A file to write every outcome to (walk, category, item, agrees, LibreNMS value), for review."""
+SNMPSIM_PROCESSES = max(1, min(2, os.cpu_count() or 1))
+PROBES_PER_SNMPSIM = 2
+WALKS = librenms.walks()
+
+# snmpsim costs ~1 CPU-second per walk here; on a machine shared by several jobs the whole
+# comparison needs more than the suite's default 180 s.
+pytestmark = pytest.mark.timeout(900)
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """The comparison of every walk: outcomes, the walks whose probe failed, and timing."""
+
+    outcomes: list[librenms.Outcome]
+    read: dict[str, set[str]]
+    failed: dict[str, str]
+    seconds: float
+
+
+async def _probe_all(ports: Mapping[str, int], config: Path) -> tuple[dict[str, str], float]:
+    client = TestClient(TestServer(create_app(load_config(config))))
+    await client.start_server()
+    gates = {port: asyncio.Semaphore(PROBES_PER_SNMPSIM) for port in set(ports.values())}
+    started = time.monotonic()
+
+    async def one(walk: librenms.Walk) -> tuple[str, str]:
+        port = ports[walk.community]
+        async with gates[port]:
+            text = await probe_text(client, port, walk.community, "auto", scrape_timeout=120)
+            return walk.community, text
+
+    try:
+        texts = dict(await asyncio.gather(*(one(w) for w in WALKS)))
+    finally:
+        await client.close()
+    return texts, time.monotonic() - started
+
+
+@pytest.fixture(scope="module")
+def agreement(tmp_path_factory: pytest.TempPathFactory) -> Agreement:
+    # snmpsim answers from one thread and costs far more CPU than the exporter: one process
+    # per core, each serving a share of the walks, keeps the run within minutes.
+    modules = {
+        "auto": {"timeout": 120, "snmp": {"profiles": ["auto"], "timeout": 10, "retries": 1}}
+    }
+    communities = [w.community for w in WALKS]
+    config = write_config(tmp_path_factory.mktemp("librenms"), communities, modules)
+    shards = [communities[n::SNMPSIM_PROCESSES] for n in range(SNMPSIM_PROCESSES)]
+    with contextlib.ExitStack() as stack, ThreadPoolExecutor(SNMPSIM_PROCESSES) as pool:
+        sims = [Snmpsim(corpus=CORPUS, data_files=shard) for shard in shards]
+        for sim in pool.map(Snmpsim.start, sims):
+            stack.callback(sim.stop)
+        ports = {c: sim.port for sim, shard in zip(sims, shards, strict=True) for c in shard}
+        texts, seconds = asyncio.run(_probe_all(ports, config))
+    outcomes: list[librenms.Outcome] = []
+    read: dict[str, set[str]] = {}
+    failed: dict[str, str] = {}
+    for walk in WALKS:
+        samples = parse_exposition(texts[walk.community])
+        if samples.get(("probe_success", (("prober", "snmp"),))) != 1:
+            failed[walk.community] = texts[walk.community][:500]
+        outcomes.extend(librenms.compare(walk, samples))
+        ours = librenms.observations(samples)
+        read[walk.community] = {c for c, series in ours.items() if series}
+    if DETAIL:
+        Path(DETAIL).write_text(
+            "".join(f"{o.walk}\t{o.category}\t{o.item}\t{o.agrees}\t{o.theirs}\n" for o in outcomes)
+        )
+    return Agreement(outcomes, read, failed, seconds)
+
+
+def _tables(outcomes: list[librenms.Outcome]) -> str:
+    family = {w.community: w.family for w in WALKS}
+    by_family: dict[str, list[librenms.Outcome]] = defaultdict(list)
+    for o in outcomes:
+        by_family[family[o.walk]].append(o)
+    return librenms.render_table(
+        librenms.tally(outcomes), {f: librenms.tally(v) for f, v in by_family.items()}
+    )
+
+
+def test_every_walk_answers(agreement: Agreement) -> None:
+    assert not agreement.failed, f"probe failed on {sorted(agreement.failed)}"
+
+
+def test_exceptions_are_reviewed_cases(agreement: Agreement) -> None:
+    _kept, problems = librenms.apply_exceptions(
+        agreement.outcomes, librenms.load_exceptions(), agreement.read
+    )
+    assert not problems, "\n".join(problems)
+
+
+def test_agreement_table_is_recorded(agreement: Agreement) -> None:
+    kept, _ = librenms.apply_exceptions(
+        agreement.outcomes, librenms.load_exceptions(), agreement.read
+    )
+    text = (
+        f"Before exceptions:\n\n{_tables(agreement.outcomes)}\n"
+        f"After the reviewed exceptions:\n\n{_tables(kept)}"
+    )
+    print(f"\n{text}\nprobed {len(WALKS)} walks in {agreement.seconds:.1f} s")
+    if UPDATE:
+        GOLDEN.write_text(text)
+    assert GOLDEN.read_text() == text, f"{GOLDEN.name} differs: CHM_UPDATE_GOLDEN=1, read the diff"
+
+
+@pytest.mark.parametrize("category", librenms.CATEGORIES)
+def test_agreement_per_category(agreement: Agreement, category: str) -> None:
+    kept, _ = librenms.apply_exceptions(
+        agreement.outcomes, librenms.load_exceptions(), agreement.read
+    )
+    agreements, expected = librenms.tally(kept)[category]
+    missed = [
+        f"{o.walk}: {o.item} ({o.theirs})" for o in kept if o.category == category and not o.agrees
+    ]
+    assert librenms.percent(agreements, expected) >= MIN_AGREEMENT_PERCENT, (
+        f"{category}: {agreements}/{expected} agree; we miss:\n" + "\n".join(missed[:60])
+    )
