@@ -46,8 +46,8 @@ from typing import Any
 
 import yaml
 
-from tests.integration.corpus import CORPUS
 from tests.integration.exposition import SampleKey
+from tests.servers.corpus_location import corpus_root
 
 CATEGORIES = (
     "model",
@@ -152,12 +152,12 @@ class Walk:
     @property
     def snmprec(self) -> Path:
         """The recorded walk."""
-        return CORPUS / f"{self.community}.snmprec"
+        return corpus_root() / f"{self.community}.snmprec"
 
     @property
     def expectations_path(self) -> Path:
         """LibreNMS's JSON."""
-        return CORPUS / f"{self.community}.json"
+        return corpus_root() / f"{self.community}.json"
 
     @property
     def family(self) -> str:
@@ -168,10 +168,11 @@ class Walk:
 
 def walks() -> list[Walk]:
     """Every corpus walk that has a LibreNMS JSON beside it, sorted."""
+    root = corpus_root()
     return sorted(
-        Walk(str(path.relative_to(CORPUS).with_suffix("")))
+        Walk(str(path.relative_to(root).with_suffix("")))
         for folder in FOLDERS
-        for path in (CORPUS / folder).rglob("*.json")
+        for path in (root / folder).rglob("*.json")
         if path.with_suffix(".snmprec").exists()
     )
 

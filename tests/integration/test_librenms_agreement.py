@@ -27,9 +27,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from chm_exporter.config import load_config
 from chm_exporter.server import create_app
 from tests.integration import librenms
-from tests.integration.corpus import CORPUS
 from tests.integration.exposition import parse_exposition
 from tests.integration.harness import probe_text, write_config
+from tests.servers.corpus_location import corpus_root
 from tests.servers.snmpsim import Snmpsim
 
 MIN_AGREEMENT_PERCENT = 95.0
@@ -45,7 +45,7 @@ WALKS = librenms.walks()
 
 # snmpsim costs ~1 CPU-second per walk here; on a machine shared by several jobs the whole
 # comparison needs more than the suite's default 180 s.
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.corpus, pytest.mark.timeout(900)]
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def agreement(tmp_path_factory: pytest.TempPathFactory) -> Agreement:
     config = write_config(tmp_path_factory.mktemp("librenms"), communities, modules)
     shards = [communities[n::SNMPSIM_PROCESSES] for n in range(SNMPSIM_PROCESSES)]
     with contextlib.ExitStack() as stack, ThreadPoolExecutor(SNMPSIM_PROCESSES) as pool:
-        sims = [Snmpsim(corpus=CORPUS, data_files=shard) for shard in shards]
+        sims = [Snmpsim(corpus=corpus_root(), data_files=shard) for shard in shards]
         for sim in pool.map(Snmpsim.start, sims):
             stack.callback(sim.stop)
         ports = {c: sim.port for sim, shard in zip(sims, shards, strict=True) for c in shard}
@@ -121,6 +121,7 @@ def _tables(outcomes: list[librenms.Outcome]) -> str:
 
 
 def test_every_walk_answers(agreement: Agreement) -> None:
+    assert WALKS, f"no walk with LibreNMS expectations under {corpus_root()}/{{snmprec,librenms}}"
     assert not agreement.failed, f"probe failed on {sorted(agreement.failed)}"
 
 
