@@ -34,6 +34,11 @@ RESERVED_PREFIXES = ("chm_", "probe_")
 """A profile metric with one of these prefixes must be in the catalogue; other names
 (snmp_exporter's compat names, a site's own metrics) declare their own help in the profile."""
 
+DROP_REASONS = ("no_reading", "out_of_range", "not_finite", "negative_counter")
+"""Why a sample a profile computed is not exposed (chm_exporter_samples_dropped_total{reason}):
+the agent's "no reading" sentinel, outside the metric's range, NaN or infinite (or beyond a
+float), a counter below zero."""
+
 MetricType = Literal["gauge", "counter", "info", "histogram"]
 Unit = Literal[
     "seconds", "bytes", "bits_per_second", "ratio", "celsius", "volts", "amperes", "watts",
@@ -62,6 +67,10 @@ class MetricDef(_Model):
         default=None, description="[min, max] of a sane value; null for an open end"
     )
     emitted_by: EmittedBy | None = Field(default=None, description="default: the group's")
+    distinct_by: str | None = Field(
+        default=None,
+        description="label that tells two rows of the same name apart (default: the first)",
+    )
 
     @field_validator("name")
     @classmethod
@@ -88,6 +97,8 @@ class MetricDef(_Model):
     @model_validator(mode="after")
     def _conventions(self) -> MetricDef:
         name = self.name
+        if self.distinct_by is not None and self.distinct_by not in self.labels:
+            raise ValueError(f"{name}: distinct_by {self.distinct_by!r} is not one of its labels")
         if self.range is not None:
             low, high = self.range
             if low is None and high is None:
@@ -105,6 +116,13 @@ class MetricDef(_Model):
         if named and self.unit is None:
             raise ValueError(f"{name}: the name ends with unit {named[0]}; declare `unit:`")
         return self
+
+    @property
+    def distinct_label(self) -> int | None:
+        """Position of the label a clash of label sets is told apart by (None: no label)."""
+        if not self.labels:
+            return None
+        return self.labels.index(self.distinct_by) if self.distinct_by else 0
 
 
 class Group(_Model):

@@ -19,7 +19,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
-from chm_exporter.catalogue import MetricType, declared
+from chm_exporter.catalogue import DROP_REASONS, MetricType, declared
 from chm_exporter.lograte import LOG_RATE
 
 PROBE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -60,7 +60,7 @@ class SelfMetrics:
         self.samples_dropped: Counter = _catalogued(
             r, Counter, "chm_exporter_samples_dropped", "reason"
         )
-        for reason in ("not_finite", "negative_counter"):
+        for reason in DROP_REASONS:
             self.samples_dropped.labels(reason)
         r.register(_SuppressedLogLines())
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import string
 
+from chm_exporter.profiles.enterprises import vendor_of
 from chm_exporter.profiles.model import Format
 from chm_exporter.walk import RawValue
 
@@ -18,6 +19,9 @@ def as_text(raw: RawValue, fmt: Format = "text") -> str | None:
     """Render a raw value as label text in the given format; None when there is no value."""
     if raw is None:
         return None
+    if fmt == "enterprise":
+        oid = as_text(raw)
+        return vendor_of(oid) if oid else None
     if isinstance(raw, bytes):
         return _bytes_text(raw, fmt)
     if fmt == "hex" and isinstance(raw, int):

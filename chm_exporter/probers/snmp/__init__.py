@@ -23,7 +23,7 @@ from chm_exporter.probers.snmp.autoselect import auto_profiles
 from chm_exporter.probers.snmp.device import SnmpDeviceState, walked_uptime
 from chm_exporter.probers.snmp.lookups import remember_lookups, with_cached_lookups
 from chm_exporter.probers.snmp.planning import profile_names, profiles_and_plan
-from chm_exporter.profiles.evaluate import evaluate_profiles
+from chm_exporter.profiles.evaluate import Evaluation, evaluate_profiles
 from chm_exporter.profiles.model import Profile
 from chm_exporter.snmp.client import Connect
 from chm_exporter.snmp.walker import Walker, WalkStats
@@ -134,10 +134,15 @@ def emit(ctx: ProbeContext, settings: SnmpSettings, raw: SnmpRaw, sink: MetricSi
     walked = raw.walked if raw.walked is not None else time.perf_counter()
     # a walk cut at the deadline may hold a huge table: evaluate what fits in a short grace
     stop_at = max(time.monotonic(), ctx.deadline) + EVALUATE_GRACE_SECONDS
-    dropped: dict[str, int] = {}
-    complete = evaluate_profiles(raw.profiles, raw.result, sink, stop_at, dropped)
+    evaluation = Evaluation()
+    complete = evaluate_profiles(raw.profiles, raw.result, sink, stop_at, evaluation)
+    if evaluation.collapsed:
+        ctx.log.warning(
+            "snmp: %d samples replaced another row's (no label tells them apart)",
+            evaluation.collapsed,
+        )
     evaluated = time.perf_counter()
-    for reason, count in dropped.items():
+    for reason, count in sorted(evaluation.dropped.items()):
         ctx.log.warning("snmp: %d values left out (%s)", count, reason.replace("_", " "))
         ctx.metrics.samples_dropped.labels(reason).inc(count)
     ok = raw.walked is not None
