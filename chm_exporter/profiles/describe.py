@@ -24,6 +24,8 @@ def source_text(profile: Profile, metric: MetricSpec) -> str:
         text = oid_name(profile, source.oid)
         terms = [f" - {oid_name(profile, oid)}" for oid in source.minus]
         terms += [f" + {oid_name(profile, oid)}" for oid in source.plus]
+        terms += [f" - sum of {oid_name(profile, t.oid)}" for t in source.minus_rows]
+        terms += [f" + sum of {oid_name(profile, t.oid)}" for t in source.plus_rows]
         if terms:
             text = f"({text}{''.join(terms)})"
         alternatives.append(text)

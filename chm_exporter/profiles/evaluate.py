@@ -21,6 +21,7 @@ from chm_exporter.profiles.model import (
     LookupKey,
     MetricSpec,
     Profile,
+    RowSum,
     Source,
     Table,
 )
@@ -344,14 +345,34 @@ def _metric_value(
 def _with_terms(
     value: int | float, source: Source, result: WalkResult, index: str
 ) -> int | float | None:
-    """value - each `minus` column + each `plus` column of the row; None when one is missing."""
+    """value - each `minus` column + each `plus` column of the row, - / + each row sum; None
+    when a column is missing or a row sum exceeds its `at_most` column (the source does not
+    apply: the agent already left those rows out)."""
     for sign, oids in ((-1, source.minus), (1, source.plus)):
         for oid in oids:
             term = as_number(result.column(oid).get(index))
             if term is None:
                 return None
             value = value + sign * term
+    for sign, sums in ((-1, source.minus_rows), (1, source.plus_rows)):
+        for total in sums:
+            amount = _row_sum(total, result)
+            if total.at_most is not None:
+                limit = as_number(result.column(total.at_most).get(index))
+                if limit is None or amount > limit:
+                    return None
+            value = value + sign * amount
     return value
+
+
+def _row_sum(total: RowSum, result: WalkResult) -> int | float:
+    """A column summed over the rows that meet the sum's conditions."""
+    column = result.column(total.oid)
+    return sum(
+        number
+        for index, raw in column.items()
+        if _row_matches(total.where, result, index) and (number := as_number(raw)) is not None
+    )
 
 
 def _times(value: int | float, factor: float) -> int | float:

@@ -207,16 +207,32 @@ class LabelSpec(_Model):
         return self
 
 
+class RowSum(_Model):
+    """The sum of a column over the rows of its table that meet conditions (hrStorageUsed of
+    the "Memory buffers" and "Cached memory" rows), in the row's own units."""
+
+    oid: Oid
+    where: list[Condition] = Field(min_length=1)
+    at_most: Oid | None = Field(
+        default=None,
+        description="a column of the row the sum may not exceed, else the source does not apply",
+    )
+
+
 class Source(_Model):
     """One place a metric's value may come from, with its unit conversion.
 
     `minus` subtracts other columns of the same row first (free = size - used), `plus` adds
-    them (free = available + buffers + cached); a missing one gives no value.
+    them (free = available + buffers + cached); a missing one gives no value. `minus_rows`
+    and `plus_rows` do the same with a column summed over other rows of the table (none
+    matching: 0).
     """
 
     oid: Oid
     minus: OidList = Field(default_factory=list)
     plus: OidList = Field(default_factory=list)
+    minus_rows: list[RowSum] = Field(default_factory=list)
+    plus_rows: list[RowSum] = Field(default_factory=list)
     scale: float = 1.0
     offset: float = 0.0
 

@@ -44,6 +44,9 @@ def _table_roles(table: Table) -> tuple[set[str], set[str]]:
     for metric in table.metrics:
         values |= {s.oid for s in metric.sources}
         values |= {oid for s in metric.sources for oid in (*s.minus, *s.plus)}
+        for total in (t for s in metric.sources for t in (*s.minus_rows, *s.plus_rows)):
+            values |= {total.oid, *_condition_oids(total.where)}
+            values |= {total.at_most} if total.at_most else set()
         values |= {f.oid for f in metric.factors}
     return labels, values
 
@@ -77,6 +80,9 @@ def _table_oids(table: Table) -> list[str]:
     for metric in table.metrics:
         oids += [s.oid for s in metric.sources]
         oids += [oid for s in metric.sources for oid in (*s.minus, *s.plus)]
+        for total in (t for s in metric.sources for t in (*s.minus_rows, *s.plus_rows)):
+            oids += [total.oid, *_condition_oids(total.where)]
+            oids += [total.at_most] if total.at_most else []
         oids += [f.oid for f in metric.factors]
         for spec in metric.labels.values():
             oids += _label_oids(spec)

@@ -205,3 +205,40 @@ def test_the_routing_engine_cpu_replaces_hr_processor_load() -> None:
     }
     got, _ = _run(junos, cols, "chm_cpu_utilization_ratio")
     assert got == {("Routing Engine",): pytest.approx(0.12)}
+
+
+def test_buffers_and_cache_rows_are_free_memory_not_pools() -> None:
+    hr = load_profiles()["host_resources"]
+    ram, virtual = "1.3.6.1.2.1.25.2.1.2", "1.3.6.1.2.1.25.2.1.3"
+    cols: Columns = {
+        "1.3.6.1.2.1.25.2.3.1.2": {"1": ram, "2": ram, "3": "1.3.6.1.2.1.25.2.1.1", "4": virtual},
+        "1.3.6.1.2.1.25.2.3.1.3": {
+            "1": b"Physical memory",
+            "2": b"RAM (Buffers)",
+            "3": b"Cached memory",
+            "4": b"Virtual memory",
+        },
+        "1.3.6.1.2.1.25.2.3.1.4": {"1": 1024, "2": 1024, "3": 1024, "4": 1024},
+        "1.3.6.1.2.1.25.2.3.1.5": {"1": 1000, "2": 1000, "3": 1000, "4": 9000},
+        "1.3.6.1.2.1.25.2.3.1.6": {"1": 900, "2": 100, "3": 300, "4": 5000},
+    }
+    used, _ = _run([hr], cols, "chm_memory_used_bytes")
+    free, _ = _run([hr], cols, "chm_memory_free_bytes")
+    assert used == {("Physical memory",): 500 * 1024}
+    assert free[("Physical memory",)] == 500 * 1024
+
+
+def test_ram_already_without_buffers_and_cache_is_taken_as_is() -> None:
+    hr = load_profiles()["host_resources"]
+    ram = "1.3.6.1.2.1.25.2.1.2"
+    cols: Columns = {
+        "1.3.6.1.2.1.25.2.3.1.2": {"1": ram, "2": "1.3.6.1.2.1.25.2.1.1"},
+        "1.3.6.1.2.1.25.2.3.1.3": {"1": b"Physical memory", "2": b"Cached memory"},
+        "1.3.6.1.2.1.25.2.3.1.4": {"1": 1024, "2": 1024},
+        "1.3.6.1.2.1.25.2.3.1.5": {"1": 1000, "2": 1000},
+        "1.3.6.1.2.1.25.2.3.1.6": {"1": 200, "2": 600},
+    }
+    used, _ = _run([hr], cols, "chm_memory_used_bytes")
+    free, _ = _run([hr], cols, "chm_memory_free_bytes")
+    assert used == {("Physical memory",): 200 * 1024}
+    assert free == {("Physical memory",): 800 * 1024}
