@@ -13,7 +13,8 @@ from pydantic import ValidationError
 from chm_exporter.config import format_validation_error, load_config
 from chm_exporter.errors import ConfigError
 from chm_exporter.logsetup import setup_logging
-from chm_exporter.rlimits import raise_nofile_limit
+from chm_exporter.resolver import Resolver
+from chm_exporter.rlimits import max_probes_for, raise_nofile_limit
 from chm_exporter.server import config_reload_on_sighup, create_app
 from chm_exporter.settings import Settings, split_listen_address
 from chm_exporter.version import __version__
@@ -32,6 +33,9 @@ _FLAGS = {
     "--log.format": "log_format",
     "--timeout-offset": "timeout_offset",
     "--ssh.max-sessions": "ssh_max_sessions",
+    "--probe.max-in-flight": "probe_max_in_flight",
+    "--dns.timeout": "dns_timeout",
+    "--dns.max-concurrency": "dns_max_concurrency",
 }
 
 
@@ -101,12 +105,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     before, now = raise_nofile_limit()
     if now != before:
         log.info("open-files limit raised from %d to %d", before, now)
+    max_in_flight = settings.probe_max_in_flight or max_probes_for(now)
+    log.info("at most %d probes at once (open-files limit %d)", max_in_flight, now)
     app = create_app(
         loaded,
         settings.timeout_offset,
         ssh_max_sessions=settings.ssh_max_sessions,
         enable_lifecycle=settings.web_enable_lifecycle,
         web_config=web_config,
+        max_in_flight=max_in_flight,
+        resolver=Resolver(settings.dns_timeout, settings.dns_max_concurrency),
     )
     app.cleanup_ctx.append(config_reload_on_sighup)
     tls = web_config.tls_server_config

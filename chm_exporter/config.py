@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from chm_exporter.allowlist import AllowedTargets, TargetRules
 from chm_exporter.configbase import Secret
 from chm_exporter.configbase import StrictModel as _Model
 from chm_exporter.configbase import expand_secrets as _expand_secrets
@@ -43,6 +44,9 @@ class CommunityAuth(_Model):
 
     version: Literal["1", "2c"]
     community: Secret = SecretStr("public")
+    allowed_targets: AllowedTargets = Field(
+        default_factory=TargetRules, description="where this community may be sent (CIDRs, names)"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -68,6 +72,9 @@ class UsmAuth(_Model):
         default="blumenthal",
         description="How AES-192/256 keys are lengthened from a short auth hash "
         "(net-snmp: blumenthal; Cisco IOS: cisco).",
+    )
+    allowed_targets: AllowedTargets = Field(
+        default_factory=TargetRules, description="where this user may be sent (CIDRs, names)"
     )
 
     @model_validator(mode="before")
@@ -157,6 +164,9 @@ class Config(_Model):
     modules: dict[str, Module] = Field(default_factory=dict)
     profile_dirs: list[Path] = Field(default_factory=list)
     discovery: DiscoveryConfig = Field(default_factory=DiscoveryConfig)
+    allowed_targets: AllowedTargets = Field(
+        default_factory=TargetRules, description="where any probe may be sent (CIDRs, names)"
+    )
 
     @field_validator("auths", mode="before")
     @classmethod

@@ -45,6 +45,8 @@ class SelfMetrics:
         self.invalid_requests: Counter = _catalogued(
             r, Counter, "chm_exporter_invalid_requests", "reason"
         )
+        self.rejected: Counter = _catalogued(r, Counter, "chm_exporter_probes_rejected")
+        self.dns_busy: Gauge = _catalogued(r, Gauge, "chm_exporter_dns_lookups_busy")
         self.snmp_pdus: Counter = _catalogued(r, Counter, "chm_exporter_snmp_packets_sent")
         self.snmp_retries: Counter = _catalogued(r, Counter, "chm_exporter_snmp_retries")
         self.snmp_timeouts: Counter = _catalogued(r, Counter, "chm_exporter_snmp_timeouts")

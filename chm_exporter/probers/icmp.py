@@ -24,7 +24,7 @@ from chm_exporter.config import IcmpSettings
 from chm_exporter.errors import IcmpProbeError
 from chm_exporter.exposition import MetricSink
 from chm_exporter.probers.context import ProbeContext
-from chm_exporter.target import ip_version
+from chm_exporter.target import IpFamily, ip_version
 
 # Linux: IP_MTU_DISCOVER / IP_PMTUDISC_DO set the don't-fragment bit on every datagram.
 _IP_MTU_DISCOVER = getattr(socket, "IP_MTU_DISCOVER", 10)
@@ -94,6 +94,11 @@ class IcmpRaw:
     rtts: list[float] = field(default_factory=list)
 
 
+def address_family(settings: IcmpSettings) -> tuple[IpFamily, bool]:
+    """The family the echoes are sent in (as blackbox_exporter's preferred_ip_protocol)."""
+    return settings.preferred_ip_protocol, settings.ip_protocol_fallback
+
+
 async def collect(ctx: ProbeContext, settings: IcmpSettings, raw: IcmpRaw) -> None:
     """Send `count` echo requests to the target, each waiting its share of the time left.
 
@@ -101,10 +106,9 @@ async def collect(ctx: ProbeContext, settings: IcmpSettings, raw: IcmpRaw) -> No
         ProbeError: the name does not resolve, or no ICMP socket can be opened.
     """
     loop = asyncio.get_running_loop()
-    start = time.perf_counter()
-    address = await ctx.address(settings.preferred_ip_protocol, settings.ip_protocol_fallback)
+    address = ctx.address()
     resolved = time.perf_counter()
-    raw.resolve_seconds = resolved - start
+    raw.resolve_seconds = ctx.resolution.seconds
     raw.address = address
     sock = open_icmp_socket(address, settings)
     raw.setup_seconds = time.perf_counter() - resolved

@@ -17,10 +17,12 @@ from asyncssh import Error as AsyncsshError
 from scrapli.exceptions import ScrapliException
 from textfsm import TextFSMError
 
+from chm_exporter.allowlist import TargetRules
 from chm_exporter.catalogue import declared
+from chm_exporter.config import LoadedConfig
 from chm_exporter.errors import SshProbeError
 from chm_exporter.exposition import MetricSink
-from chm_exporter.probers.context import ProbeContext
+from chm_exporter.probers.context import ProbeContext, ProbeRequest
 from chm_exporter.ssh.config import SshSettings
 from chm_exporter.ssh.driver import failure_reason
 from chm_exporter.ssh.emit import emit_records
@@ -58,6 +60,13 @@ def ssh_port(ctx: ProbeContext, settings: SshSettings) -> int:
     return settings.port
 
 
+def target_rules(
+    request: ProbeRequest, config: LoadedConfig, settings: SshSettings
+) -> tuple[str, TargetRules]:
+    """Where the module's SSH credentials may be sent (their `allowed_targets`)."""
+    return f"ssh_auths.{settings.auth}", config.config.ssh_auths[settings.auth].allowed_targets
+
+
 async def collect(ctx: ProbeContext, settings: SshSettings, raw: SshRaw) -> None:
     """Run the platform's commands on the device's session, appending each output to `raw`.
 
@@ -70,7 +79,7 @@ async def collect(ctx: ProbeContext, settings: SshSettings, raw: SshRaw) -> None
     pool = ctx.ssh
     profile = load_cli_profile(settings.platform)
     auth = ctx.config.config.ssh_auths[settings.auth]
-    address = await ctx.address()
+    address = ctx.address()
     key = SessionKey(address, ssh_port(ctx, settings), auth.username, settings.platform)
     entry = pool.device(key)
     raw.log_state = entry.memory.setdefault("logs", LogState())

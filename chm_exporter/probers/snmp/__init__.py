@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from chm_exporter.allowlist import TargetRules
 from chm_exporter.catalogue import declared
 from chm_exporter.config import AUTO_PROFILES, CommunityAuth, LoadedConfig, SnmpSettings, UsmAuth
 from chm_exporter.errors import RequestError
@@ -68,6 +69,14 @@ def credentials(request: ProbeRequest, config: LoadedConfig) -> str:
     return name
 
 
+def target_rules(
+    request: ProbeRequest, config: LoadedConfig, settings: SnmpSettings
+) -> tuple[str, TargetRules]:
+    """Where the request's auth may be sent (its `allowed_targets`)."""
+    name = request.credentials[NAME]
+    return f"auths.{name}", config.config.auths[name].allowed_targets
+
+
 def merge(settings: Sequence[SnmpSettings]) -> SnmpSettings:
     """Several modules' SNMP settings as one: the first's, with every module's profiles."""
     profiles = list(dict.fromkeys(p for s in settings for p in s.profiles))
@@ -92,7 +101,7 @@ async def collect(
     raw.started = time.perf_counter()
     auth_name = ctx.request.credentials[NAME]
     auth = ctx.config.config.auths[auth_name]
-    addr = await ctx.address("ip4")
+    addr = ctx.address()
     port = ctx.request.target.port or DEFAULT_PORT
     device = raw.device = ctx.devices.get(NAME, SnmpDeviceState, addr, str(port), auth_name)
     walker = Walker(
