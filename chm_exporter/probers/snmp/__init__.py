@@ -39,9 +39,11 @@ _WALKS = declared("probe_snmp_walks")
 
 NAME = "snmp"
 DEFAULT_PORT = 161
-# How long past the deadline (or now, when later) evaluation may run; the event loop's clock is
-# time.monotonic(), as ctx.deadline's.
-EVALUATE_GRACE_SECONDS = 0.05
+# How long past the deadline evaluation may run (the answer is due by the deadline + 0.1 s:
+# this leaves rendering and HTTP their share), and at least, when emit starts later (a collect
+# that ignored its cancellation); the event loop's clock is time.monotonic(), as ctx.deadline's.
+EVALUATE_GRACE_SECONDS = 0.03
+EVALUATE_MIN_SECONDS = 0.01
 
 
 @dataclass(slots=True)
@@ -142,7 +144,7 @@ def emit(ctx: ProbeContext, settings: SnmpSettings, raw: SnmpRaw, sink: MetricSi
     complete and the agent answered something the profiles ask for."""
     walked = raw.walked if raw.walked is not None else time.perf_counter()
     # a walk cut at the deadline may hold a huge table: evaluate what fits in a short grace
-    stop_at = max(time.monotonic(), ctx.deadline) + EVALUATE_GRACE_SECONDS
+    stop_at = max(ctx.deadline + EVALUATE_GRACE_SECONDS, time.monotonic() + EVALUATE_MIN_SECONDS)
     evaluation = Evaluation()
     complete = evaluate_profiles(raw.profiles, raw.result, sink, stop_at, evaluation)
     if evaluation.collapsed:
