@@ -15,13 +15,13 @@ MAX_PROBES_DEFAULT = 1000
 
 
 def max_probes_for(nofile: int) -> int:
-    """The default of --probe.max-in-flight for an open-files limit of `nofile`: a quarter of
-    the descriptors is kept for connections being refused with 503, the config, logs and DNS
-    (so accept() never fails), the rest is shared by probes; at most 1,000."""
+    """The default of --probe.max-in-flight for an open-files limit of `nofile`: half the
+    descriptors is kept for connections being refused with 503 (a burst of them is accepted
+    before the first is answered; accept() must never fail), the config, logs and DNS; the
+    other half is shared by probes; at most 1,000."""
     if nofile == resource.RLIM_INFINITY or nofile <= 0:
         return MAX_PROBES_DEFAULT
-    usable = nofile - max(64, nofile // 4)
-    return max(1, min(MAX_PROBES_DEFAULT, usable // FDS_PER_PROBE))
+    return max(1, min(MAX_PROBES_DEFAULT, (nofile // 2) // FDS_PER_PROBE))
 
 
 def raise_nofile_limit() -> tuple[int, int]:

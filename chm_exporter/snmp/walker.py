@@ -75,6 +75,10 @@ class _DeviceDownError(_StopError):
     """A request failed after every retry, or the agent refused, or the library panicked."""
 
 
+class _NoSocketError(_DeviceDownError):
+    """No socket could be opened (the process is out of descriptors)."""
+
+
 class _DeadlineReachedError(_StopError):
     """The deadline came before the next request."""
 
@@ -171,7 +175,10 @@ class Walker:
             raise SnmpProbeError("; ".join(self.stats.errors))
 
     async def _open(self, engine_id: bytes | None, clients: list[SnmpClient]) -> SnmpClient:
-        client = self._connect(engine_id)
+        try:
+            client = self._connect(engine_id)
+        except OSError as exc:  # EMFILE, ENFILE, ENOBUFS: no socket for this walk
+            raise _NoSocketError(f"cannot open a UDP socket: {exc.strerror or exc}") from None
         clients.append(client)
         if self._v3:
             await self._retrying("SNMPv3 engine discovery", client.discover)
@@ -188,7 +195,11 @@ class Walker:
         if queue.empty():
             return
         if client is None:
-            client = await self._open(engine_id, clients)
+            try:
+                client = await self._open(engine_id, clients)
+            except _NoSocketError as exc:  # the other workers take the jobs: fewer in parallel
+                self._log.warning("snmp: one walk fewer in parallel: %s", exc)
+                return
         while not queue.empty():
             job = queue.get_nowait()
             if job.walk:
