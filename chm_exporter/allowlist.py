@@ -64,6 +64,16 @@ class TargetRules:
         ip = ipaddress.ip_address(address)
         return any(ip.version == net.version and ip in net for net in self.networks)
 
+    def covers(self, network: IpNetwork) -> bool:
+        """Whether every address of `network` is allowed (a literal address matches no
+        pattern: only the list's networks can cover it)."""
+        if not self.entries:
+            return True
+        return any(
+            network.version == net.version and network.subnet_of(net)  # type: ignore[arg-type]
+            for net in self.networks
+        )
+
 
 def parse_rules(value: Any) -> TargetRules:
     """A list of CIDRs and host-name patterns as :class:`TargetRules`.

@@ -214,6 +214,34 @@ class Config(_Model):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _discovery_within_allowed_targets(self) -> Config:
+        """A discovery job sends its auths to every address it sweeps or crawls: each network
+        it may reach must lie in the networks of `allowed_targets` and of each of its auths."""
+        for i, job in enumerate(self.discovery.jobs):
+            rules = [("allowed_targets", self.allowed_targets)] + [
+                (f"auths.{a}.allowed_targets", self.auths[a].allowed_targets) for a in job.auths
+            ]
+            stay = job.crawl.stay_within
+            reach = [*job.networks, *(stay if isinstance(stay, list) else [])]
+            for where, rule in rules:
+                if not rule.restricts:
+                    continue
+                if job.crawl.max_depth and stay == "anywhere":
+                    raise ValueError(
+                        f"discovery.jobs.{i}.crawl.stay_within: anywhere, but {where} "
+                        "restricts where its credentials go"
+                    )
+                for net in reach:
+                    if not rule.covers(net):
+                        raise ValueError(f"discovery.jobs.{i}: network {net} is not within {where}")
+        return self
+
+    def seed_allowed(self, job_auths: list[str], address: str) -> bool:
+        """Whether a discovery seed's resolved `address` may receive each of `job_auths`."""
+        rules = [self.allowed_targets] + [self.auths[a].allowed_targets for a in job_auths]
+        return all(rule.allows(None, address) for rule in rules)
+
     def module(self, name: str) -> Module | None:
         """The module `name`; `auto` exists even when the file does not define it."""
         found = self.modules.get(name)

@@ -89,6 +89,7 @@ class Resolver:
         self._getaddrinfo = getaddrinfo
         self._pool = ThreadPoolExecutor(max_concurrency, thread_name_prefix="chm-dns")
         self._slots: asyncio.Semaphore | None = None
+        self._slots_loop: asyncio.AbstractEventLoop | None = None
         self.busy = 0
         """Lookups whose thread has not returned yet (hung ones included)."""
 
@@ -126,8 +127,10 @@ class Resolver:
         return Resolution(addresses, seconds=seconds)
 
     async def _lookup(self, target: Target) -> list[tuple[Any, ...]]:
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.max_concurrency)
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots_loop is not loop:  # a semaphore serves one loop
+            self._slots, self._slots_loop = asyncio.Semaphore(self.max_concurrency), loop
+            self.busy = 0
         slots = self._slots
         await slots.acquire()
         family = {"ip4": socket.AF_INET, "ip6": socket.AF_INET6, None: socket.AF_UNSPEC}
@@ -140,7 +143,6 @@ class Resolver:
             self.busy -= 1
             slots.release()
             raise
-        loop = asyncio.get_running_loop()
 
         def done(_: object) -> None:  # on the lookup's thread: the slot is free once it returns
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for a slot

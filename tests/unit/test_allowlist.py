@@ -3,6 +3,7 @@ runs: an off-list target is a one-line 400, counted, and nothing is sent to it."
 
 from __future__ import annotations
 
+import re
 import socket
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,8 @@ import pytest
 from pydantic import BaseModel, Field, ValidationError
 
 from chm_exporter.allowlist import AllowedTargets, TargetRules, parse_rules
-from chm_exporter.config import load_config
+from chm_exporter.config import load_config, parse_config
+from chm_exporter.errors import ConfigError
 from chm_exporter.resolver import Resolver
 from chm_exporter.server import create_app
 from tests.unit.clients import Client, ClientFactory
@@ -174,3 +176,51 @@ async def test_a_name_that_does_not_resolve_is_a_failed_probe_not_a_400(client: 
     text = await resp.text()
     assert 'probe_success{prober="icmp"} 0' in text
     assert "cannot resolve 'nowhere.lab.test'" in text
+
+
+DISCOVERY = """\
+allowed_targets: [10.0.0.0/8]
+auths:
+  lab: {version: 2c, community: x, allowed_targets: [10.1.0.0/16]}
+  open: {version: 2c, community: y}
+discovery:
+  jobs:
+    - name: j
+      networks: [NETWORK]
+      auths: [AUTHS]
+      crawl: {stay_within: STAY}
+"""
+
+
+@pytest.mark.parametrize(
+    ("network", "auths", "stay", "refusal"),
+    [
+        ("10.1.2.0/24", "lab", "networks", None),
+        ("10.1.2.0/24", "open", "networks", None),
+        ("10.2.0.0/24", "open", "networks", None),
+        ("10.2.0.0/24", "open, lab", "networks", "10.2.0.0/24 is not within auths.lab"),
+        ("192.0.2.0/24", "open", "networks", "192.0.2.0/24 is not within allowed_targets"),
+        ("10.1.2.0/24", "lab", "anywhere", "stay_within: anywhere, but allowed_targets"),
+        ("10.1.2.0/24", "lab", "[10.3.0.0/16]", "10.3.0.0/16 is not within auths.lab"),
+    ],
+)
+def test_a_discovery_job_may_only_reach_where_its_auths_may_go(
+    network: str, auths: str, stay: str, refusal: str | None
+) -> None:
+    text = DISCOVERY.replace("NETWORK", network).replace("AUTHS", auths).replace("STAY", stay)
+    if refusal is None:
+        parse_config(text)
+        return
+    with pytest.raises(ConfigError, match=re.escape(refusal)):
+        parse_config(text)
+
+
+def test_a_discovery_seed_resolving_off_the_list_is_skipped() -> None:
+    config = parse_config(
+        DISCOVERY.replace("NETWORK", "10.1.2.0/24")
+        .replace("AUTHS", "lab")
+        .replace("STAY", "networks")
+    )
+    assert config.seed_allowed(["lab"], "10.1.9.9")
+    assert not config.seed_allowed(["lab"], "10.2.9.9")
+    assert not config.seed_allowed(["open"], "192.0.2.1")
