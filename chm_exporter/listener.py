@@ -23,6 +23,7 @@ from aiohttp.web_runner import BaseSite
 
 BACKLOG = 4096
 _POLL_SECONDS = 0.002
+_ACCEPT_BATCH = 64
 _HEAD_LIMIT = 16384
 _BUSY_TEXT = b"too many probes in flight (--probe.max-in-flight); retry later\n"
 _BUSY = (
@@ -132,16 +133,23 @@ class LimitedSite(BaseSite):
         loop = asyncio.get_running_loop()
         while True:
             # aiohttp signals no closed connection: a look every 2 ms while at the bound
-            while len(server.connections) + self._open >= self._max:  # noqa: ASYNC110
+            while (room := self._max - len(server.connections) - self._open) <= 0:  # noqa: ASYNC110
                 await asyncio.sleep(_POLL_SECONDS)
             try:
-                conn, _ = await loop.sock_accept(sock)
+                accepted = [await loop.sock_accept(sock)]
             except OSError:  # EMFILE despite the bound (another part of the process)
                 await asyncio.sleep(0.05)
                 continue
-            self._open += 1  # until aiohttp's handler counts it (after the TLS handshake)
-            task = loop.create_task(self._hand_over(conn, server))
-            task.add_done_callback(self._handed)
+            while len(accepted) < min(room, _ACCEPT_BATCH):  # what else is queued, at once
+                try:
+                    accepted.append(sock.accept())
+                except OSError:  # BlockingIOError: none left
+                    break
+            for conn, _ in accepted:
+                conn.setblocking(False)
+                self._open += 1  # until aiohttp's handler counts it (after a TLS handshake)
+                task = loop.create_task(self._hand_over(conn, server))
+                task.add_done_callback(self._handed)
 
     async def _hand_over(self, conn: socket.socket, server: web.Server) -> None:
         loop = asyncio.get_running_loop()
