@@ -195,6 +195,16 @@ async def test_nxos_n3k_values(client: Client, snmpsim_server: Snmpsim) -> None:
     protocols = sorted(dict(k)["protocol"] for k in series(samples, "chm_neighbor_info"))
     assert protocols == ["cdp", "cdp", "lldp"]
 
+    # cisco-n5000-uk9: the supervisor and a daughter card have a FRU power state too; only
+    # the entPhysicalClass powerSupply(6) rows are power supplies.
+    community = "cisco_nxos/cisco-n5000-uk9"
+    samples = await _probe(client, snmpsim_server.port, community)
+    powered = corpus.column(community, "1.3.6.1.4.1.9.9.117.1.1.2.1.2")
+    classes = corpus.column(community, "1.3.6.1.2.1.47.1.1.1.1.5")
+    supplies = {i for i in powered if classes.get(i) == "6"}
+    assert 0 < len(supplies) < len(powered)
+    assert len(series(samples, "chm_psu_up")) == len(supplies)
+
 
 async def test_linux_without_ucd_memory_keeps_the_hrstorage_pool(
     client: Client, snmpsim_server: Snmpsim
