@@ -20,7 +20,8 @@ ENV PATH=/opt/chm/bin:$PATH \
 RUN groupadd --system --gid 10001 chm \
     && useradd --system --uid 10001 --gid chm --no-create-home --home-dir /nonexistent \
        --shell /usr/sbin/nologin chm \
-    && mkdir -p /etc/chm
+    && mkdir -p /etc/chm /var/lib/chm \
+    && chown chm:chm /var/lib/chm
 # The virtualenv lives at the same path in both stages, so its scripts keep working.
 COPY --from=build /opt/chm /opt/chm
 USER 10001:10001

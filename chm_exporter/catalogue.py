@@ -2,8 +2,10 @@
 once, with its type, label names, unit, HELP text and sane range.
 
 Profiles name a ``chm_*`` metric and add only where a vendor's value comes from; the loader
-takes its HELP and type from here and refuses a profile that disagrees with it. The docs page
-``docs/metrics.md`` is written from it (``scripts/metrics_doc.py``).
+takes its HELP and type from here and refuses a profile that disagrees with it. Code that emits
+metrics itself (the handler, the probers, the exporter's /metrics) takes them from here too,
+through :func:`declared`, which refuses at import a name or label set the catalogue lacks. The
+docs page ``docs/metrics.md`` is written from it (``scripts/metrics_doc.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ CATALOGUE_PATH = f"chm_exporter/{CATALOGUE_FILE}"
 RESERVED_PREFIXES = ("chm_", "probe_")
 """A profile metric with one of these prefixes must be in the catalogue; other names
 (snmp_exporter's compat names, a site's own metrics) declare their own help in the profile."""
+
+DROP_REASONS = ("no_reading", "out_of_range", "not_finite", "negative_counter")
+"""Why a sample a profile computed is not exposed (chm_exporter_samples_dropped_total{reason}):
+the agent's "no reading" sentinel, outside the metric's range, NaN or infinite (or beyond a
+float), a counter below zero."""
 
 MetricType = Literal["gauge", "counter", "info", "histogram"]
 Unit = Literal[
@@ -60,6 +67,10 @@ class MetricDef(_Model):
         default=None, description="[min, max] of a sane value; null for an open end"
     )
     emitted_by: EmittedBy | None = Field(default=None, description="default: the group's")
+    distinct_by: str | None = Field(
+        default=None,
+        description="label that tells two rows of the same name apart (default: the first)",
+    )
 
     @field_validator("name")
     @classmethod
@@ -86,6 +97,8 @@ class MetricDef(_Model):
     @model_validator(mode="after")
     def _conventions(self) -> MetricDef:
         name = self.name
+        if self.distinct_by is not None and self.distinct_by not in self.labels:
+            raise ValueError(f"{name}: distinct_by {self.distinct_by!r} is not one of its labels")
         if self.range is not None:
             low, high = self.range
             if low is None and high is None:
@@ -103,6 +116,13 @@ class MetricDef(_Model):
         if named and self.unit is None:
             raise ValueError(f"{name}: the name ends with unit {named[0]}; declare `unit:`")
         return self
+
+    @property
+    def distinct_label(self) -> int | None:
+        """Position of the label a clash of label sets is told apart by (None: no label)."""
+        if not self.labels:
+            return None
+        return self.labels.index(self.distinct_by) if self.distinct_by else 0
 
 
 class Group(_Model):
@@ -176,3 +196,34 @@ def catalogue() -> Catalogue:
     """The shipped catalogue (read once)."""
     text = resources.files("chm_exporter").joinpath(CATALOGUE_FILE).read_text(encoding="utf-8")
     return parse_catalogue(text, CATALOGUE_PATH)
+
+
+class UndeclaredMetricError(LookupError):
+    """Code emits a metric the catalogue does not declare, or not as declared (a bug, not a
+    configuration error: hence outside the ``ChmError`` tree)."""
+
+
+def declared(name: str, labels: tuple[str, ...] = (), mtype: MetricType = "gauge") -> MetricDef:
+    """The catalogue's entry for a metric the code emits itself, checked against how it does.
+
+    Probers and the self-metrics call this once per metric at import, so a name missing from the
+    catalogue, or emitted with other labels or another type, breaks every import of the module
+    (and so every test) instead of reaching an exposition.
+
+    Args:
+        name: the exposed name (a counter's with `_total`, an info metric's with `_info`).
+        labels: the label names the code gives it, in order.
+        mtype: the type the code gives it.
+
+    Raises:
+        UndeclaredMetricError: naming the metric and the difference.
+    """
+    known = catalogue().get(name)
+    if known is None:
+        raise UndeclaredMetricError(f"{name} is emitted by code but not in {CATALOGUE_PATH}")
+    if (known.labels, known.type) != (labels, mtype):
+        raise UndeclaredMetricError(
+            f"{name}: emitted as a {mtype} with labels {list(labels)}, declared in "
+            f"{CATALOGUE_PATH} as a {known.type} with labels {list(known.labels)}"
+        )
+    return known

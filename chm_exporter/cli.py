@@ -7,14 +7,15 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from aiohttp import web
 from pydantic import ValidationError
 
 from chm_exporter.config import format_validation_error, load_config
 from chm_exporter.errors import ConfigError
+from chm_exporter.listener import serve
 from chm_exporter.logsetup import setup_logging
-from chm_exporter.rlimits import raise_nofile_limit
-from chm_exporter.server import config_reload_on_sighup, create_app
+from chm_exporter.resolver import Resolver
+from chm_exporter.rlimits import max_probes_for, raise_nofile_limit
+from chm_exporter.server import STATE, config_reload_on_sighup, create_app
 from chm_exporter.settings import Settings, split_listen_address
 from chm_exporter.version import __version__
 from chm_exporter.webconfig import WebConfig, load_web_config, ssl_context
@@ -34,6 +35,9 @@ _FLAGS = {
     "--timeout-offset": "timeout_offset",
     "--ssh.max-sessions": "ssh_max_sessions",
     "--web.workers": "web_workers",
+    "--probe.max-in-flight": "probe_max_in_flight",
+    "--dns.timeout": "dns_timeout",
+    "--dns.max-concurrency": "dns_max_concurrency",
 }
 
 
@@ -112,14 +116,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     role = fork_workers(settings.web_workers)
     if role.exit_code is not None:  # the supervisor, after its workers ended
         return role.exit_code
+    max_in_flight = settings.probe_max_in_flight or max_probes_for(now)
+    log.info("at most %d probes at once (open-files limit %d)", max_in_flight, now)
     app = create_app(
         loaded,
         settings.timeout_offset,
         ssh_max_sessions=settings.ssh_max_sessions,
         enable_lifecycle=settings.web_enable_lifecycle,
         web_config=web_config,
+        max_in_flight=max_in_flight,
+        resolver=Resolver(settings.dns_timeout, settings.dns_max_concurrency),
     )
     app.cleanup_ctx.append(config_reload_on_sighup)
+    state = app[STATE]
     tls = web_config.tls_server_config
     log.info(
         "chm-exporter %s listening on %s (%s)",
@@ -127,14 +136,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings.web_listen_address,
         "TLS" if tls else "plain HTTP",
     )
-    web.run_app(
+    serve(
         app,
-        host=host,
-        port=port,
+        host,
+        port,
+        max_connections=max(max_in_flight + 64, now // 2 - 32),
+        overloaded=lambda: state.running >= state.max_in_flight,
+        refused=state.metrics.rejected.inc,
         ssl_context=ssl_context(tls) if tls else None,
-        print=None,
-        access_log=None,
-        shutdown_timeout=5,
         keepalive_timeout=KEEPALIVE_TIMEOUT,
         reuse_port=settings.web_workers > 1,
     )

@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from chm_exporter.allowlist import AllowedTargets, TargetRules
 from chm_exporter.configbase import Secret
 from chm_exporter.configbase import StrictModel as _Model
 from chm_exporter.configbase import expand_secrets as _expand_secrets
@@ -43,6 +44,9 @@ class CommunityAuth(_Model):
 
     version: Literal["1", "2c"]
     community: Secret = SecretStr("public")
+    allowed_targets: AllowedTargets = Field(
+        default_factory=TargetRules, description="where this community may be sent (CIDRs, names)"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -68,6 +72,9 @@ class UsmAuth(_Model):
         default="blumenthal",
         description="How AES-192/256 keys are lengthened from a short auth hash "
         "(net-snmp: blumenthal; Cisco IOS: cisco).",
+    )
+    allowed_targets: AllowedTargets = Field(
+        default_factory=TargetRules, description="where this user may be sent (CIDRs, names)"
     )
 
     @model_validator(mode="before")
@@ -157,6 +164,9 @@ class Config(_Model):
     modules: dict[str, Module] = Field(default_factory=dict)
     profile_dirs: list[Path] = Field(default_factory=list)
     discovery: DiscoveryConfig = Field(default_factory=DiscoveryConfig)
+    allowed_targets: AllowedTargets = Field(
+        default_factory=TargetRules, description="where any probe may be sent (CIDRs, names)"
+    )
 
     @field_validator("auths", mode="before")
     @classmethod
@@ -203,6 +213,34 @@ class Config(_Model):
                     f"discovery.jobs.{i}.module: unknown module {job.module!r} (known: {known})"
                 )
         return self
+
+    @model_validator(mode="after")
+    def _discovery_within_allowed_targets(self) -> Config:
+        """A discovery job sends its auths to every address it sweeps or crawls: each network
+        it may reach must lie in the networks of `allowed_targets` and of each of its auths."""
+        for i, job in enumerate(self.discovery.jobs):
+            rules = [("allowed_targets", self.allowed_targets)] + [
+                (f"auths.{a}.allowed_targets", self.auths[a].allowed_targets) for a in job.auths
+            ]
+            stay = job.crawl.stay_within
+            reach = [*job.networks, *(stay if isinstance(stay, list) else [])]
+            for where, rule in rules:
+                if not rule.restricts:
+                    continue
+                if job.crawl.max_depth and stay == "anywhere":
+                    raise ValueError(
+                        f"discovery.jobs.{i}.crawl.stay_within: anywhere, but {where} "
+                        "restricts where its credentials go"
+                    )
+                for net in reach:
+                    if not rule.covers(net):
+                        raise ValueError(f"discovery.jobs.{i}: network {net} is not within {where}")
+        return self
+
+    def seed_allowed(self, job_auths: list[str], address: str) -> bool:
+        """Whether a discovery seed's resolved `address` may receive each of `job_auths`."""
+        rules = [self.allowed_targets] + [self.auths[a].allowed_targets for a in job_auths]
+        return all(rule.allows(None, address) for rule in rules)
 
     def module(self, name: str) -> Module | None:
         """The module `name`; `auto` exists even when the file does not define it."""

@@ -20,6 +20,8 @@ from typing import Any
 
 from multidict import MultiMapping
 
+from chm_exporter.allowlist import TargetRules
+from chm_exporter.catalogue import declared
 from chm_exporter.config import AUTO_MODULE, LoadedConfig, Module
 from chm_exporter.devicecache import DeviceCache
 from chm_exporter.errors import ProbeError, RequestError
@@ -28,15 +30,16 @@ from chm_exporter.probelog import ProbeLog
 from chm_exporter.probers import PROBERS, ProbeContext, Prober, ProbeRequest
 from chm_exporter.probers import settings_of as prober_settings
 from chm_exporter.probers.context import single_param
+from chm_exporter.resolver import Resolution, Resolver
 from chm_exporter.selfmetrics import SelfMetrics
 from chm_exporter.ssh.sessions import SessionPool
-from chm_exporter.target import parse_target
+from chm_exporter.target import Target, parse_target
 
 SCRAPE_TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
 # How long past the deadline the handler waits for collects to notice their cancellation.
 ANSWER_GRACE_SECONDS = 0.05
-_SUCCESS_HELP = "Whether the prober succeeded (1) or failed (0); the debug log says why."
-_DURATION_HELP = "How long the prober took, in seconds."
+_SUCCESS = declared("probe_success", ("prober",))
+_DURATION = declared("probe_duration_seconds", ("prober",))
 _log = logging.getLogger("chm_exporter.probe")
 # Collects that did not stop at their deadline: kept referenced until they end.
 _stragglers: set[asyncio.Task[None]] = set()
@@ -146,22 +149,47 @@ async def run_probe(
     devices: DeviceCache,
     metrics: SelfMetrics,
     ssh: SessionPool,
+    resolver: Resolver | None = None,
 ) -> ProbeOutcome:
-    """Run every prober of the request's module concurrently; never raises for a device."""
+    """Resolve the target once, check where it may be sent, then run every prober of the
+    request's module concurrently; never raises for a device.
+
+    Raises:
+        RequestError: the target (or the address its name resolves to) is not allowed for
+            the config or for a prober's auth (reason `forbidden`, a 400).
+    """
     loop = asyncio.get_running_loop()
     log = ProbeLog(str(request.target), request.module_name)
     started = time.perf_counter()
     deadline = loop.time() + request.timeout
-    log.info(
-        "probe %s module=%s timeout=%.3fs", request.target, request.module_name, request.timeout
-    )
-    ctx = ProbeContext(request, loaded, log, deadline, devices, metrics, ssh)
     runs = [
         _Run(name, prober, settings, prober.new_raw())
         for name, prober in PROBERS.items()
         if (settings := prober_settings(request.module, name)) is not None
     ]
-    tasks = {asyncio.create_task(_collect(run, ctx)): run for run in runs}
+    rules = [(run, _rules_of(run, request, loaded)) for run in runs]
+    check_name(request.target, rules)
+    own_resolver = resolver is None
+    resolver = resolver or Resolver()
+    try:
+        resolution = await resolver.resolve(request.target, deadline)
+    finally:
+        if own_resolver:
+            resolver.close()
+    contexts = {
+        run.name: check_targets(request.target, resolution, run, where) for run, where in rules
+    }
+    log.info(
+        "probe %s module=%s timeout=%.3fs", request.target, request.module_name, request.timeout
+    )
+    if not request.target.is_literal:
+        log.debug(
+            "%s: %s", request.target.host, resolution.error or ", ".join(resolution.addresses)
+        )
+    ctx = ProbeContext(request, loaded, log, deadline, devices, metrics, ssh)
+    tasks = {
+        asyncio.create_task(_collect(run, replace(ctx, **contexts[run.name]))): run for run in runs
+    }
     try:
         await asyncio.wait(tasks, timeout=max(0.0, deadline - loop.time()) + ANSWER_GRACE_SECONDS)
     except asyncio.CancelledError:
@@ -181,13 +209,66 @@ async def run_probe(
         seconds = time.perf_counter() - run.started
         metrics.probes.labels(request.module_name, run.name, "success" if ok else "failure").inc()
         metrics.probe_duration.labels(run.name).observe(seconds)
-        sink.add("probe_success", int(ok), {"prober": run.name}, _SUCCESS_HELP)
-        sink.add("probe_duration_seconds", seconds, {"prober": run.name}, _DURATION_HELP)
+        sink.add(_SUCCESS.name, int(ok), {"prober": run.name}, _SUCCESS.help)
+        sink.add(_DURATION.name, seconds, {"prober": run.name}, _DURATION.help)
         sink.merge(own)
         success = success and ok
     duration = time.perf_counter() - started
     log.info("probe %s in %.3fs", "succeeded" if success else "failed", duration)
     return ProbeOutcome(sink=sink, success=success, log=log, duration=duration)
+
+
+_Rules = list[tuple[str, TargetRules]]
+
+
+def _rules_of(run: _Run, request: ProbeRequest, loaded: LoadedConfig) -> _Rules:
+    """The allow-lists a prober's address must pass: the config's, and its auth's."""
+    found = [("allowed_targets", loaded.config.allowed_targets)]
+    own = run.prober.target_rules(request, loaded, run.settings)
+    if own is not None:
+        found.append((f"{own[0]}.allowed_targets", own[1]))
+    return [(where, rules) for where, rules in found if rules.restricts]
+
+
+def check_name(target: Target, rules: list[tuple[_Run, _Rules]]) -> None:
+    """Refuse a target whose name no pattern allows, before it is looked up.
+
+    Raises:
+        RequestError: reason `forbidden`.
+    """
+    name = None if target.is_literal else target.host.lower()
+    for _run, found in rules:
+        for where, rule in found:
+            if not rule.allows_name(name):
+                raise RequestError(f"target {target} is not allowed by {where}", "forbidden")
+
+
+def check_targets(
+    target: Target, resolution: Resolution, run: _Run, rules: _Rules
+) -> dict[str, Any]:
+    """The addresses `run`'s prober may use: the resolved ones every allow-list accepts.
+
+    This is where the allow-lists hold for every prober: a prober gets its address only from
+    ``ctx.address()``, which answers from the addresses returned here, resolved once for the
+    whole probe (a second lookup could answer differently).
+
+    Returns:
+        The prober's own fields of its :class:`ProbeContext`.
+
+    Raises:
+        RequestError: the target resolved, but to no address the prober may use (reason
+            `forbidden`).
+    """
+    preferred, fallback = run.prober.address_family(run.settings)
+    name = None if target.is_literal else target.host.lower()
+    allowed = resolution
+    for where, rule in rules:
+        before = allowed
+        allowed = allowed.only(lambda a, r=rule: r.allows(name, a))  # type: ignore[misc]
+        if before.addresses and not allowed.addresses:
+            shown = ", ".join(before.addresses[:4])
+            raise RequestError(f"target {target} ({shown}) is not allowed by {where}", "forbidden")
+    return {"resolution": allowed, "preferred": preferred, "fallback": fallback}
 
 
 async def _collect(run: _Run, ctx: ProbeContext) -> None:

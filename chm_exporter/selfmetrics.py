@@ -30,7 +30,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from chm_exporter.catalogue import catalogue
+from chm_exporter.catalogue import DROP_REASONS, MetricType, declared
 from chm_exporter.lograte import LOG_RATE
 
 PROBE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -55,84 +55,72 @@ class SelfMetrics:
             _multiprocess_collector(self.registry, _MULTIPROCESS.directory)
             self.registry.register(PLATFORM_COLLECTOR)
             self.registry.register(ProcessGroupCollector(_MULTIPROCESS.supervisor_pid))
-        Info("chm_exporter_build", "Version of the exporter.", registry=self.registry).info(
-            {"version": version}
+        _catalogued(self.registry, Info, "chm_exporter_build", "version").info({"version": version})
+        self.probes: Counter = _catalogued(
+            r, Counter, "chm_exporter_probes", "module", "prober", "result"
         )
-        self.probes = Counter(
-            "chm_exporter_probes",
-            "Probes run, by module, prober and result (success or failure).",
-            ["module", "prober", "result"],
-            registry=r,
+        self.probe_duration: Histogram = _catalogued(
+            r, Histogram, "chm_exporter_probe_duration_seconds", "prober", buckets=PROBE_BUCKETS
         )
-        self.probe_duration = Histogram(
-            "chm_exporter_probe_duration_seconds",
-            "Wall time of each prober's run.",
-            ["prober"],
-            buckets=PROBE_BUCKETS,
-            registry=r,
+        self.in_flight: Gauge = _catalogued(r, Gauge, "chm_exporter_probes_in_flight")
+        self.invalid_requests: Counter = _catalogued(
+            r, Counter, "chm_exporter_invalid_requests", "reason"
         )
-        self.in_flight = Gauge(
-            "chm_exporter_probes_in_flight",
-            "Probe requests being answered now.",
-            registry=r,
-            multiprocess_mode="livesum",
+        self.rejected: Counter = _catalogued(r, Counter, "chm_exporter_probes_rejected")
+        self.dns_busy: Gauge = _catalogued(r, Gauge, "chm_exporter_dns_lookups_busy")
+        self.snmp_pdus: Counter = _catalogued(r, Counter, "chm_exporter_snmp_packets_sent")
+        self.snmp_retries: Counter = _catalogued(r, Counter, "chm_exporter_snmp_retries")
+        self.snmp_timeouts: Counter = _catalogued(r, Counter, "chm_exporter_snmp_timeouts")
+        self.icmp_packets: Counter = _catalogued(r, Counter, "chm_exporter_icmp_packets_sent")
+        self.reload_ok: Gauge = _catalogued(
+            r, Gauge, "chm_exporter_config_last_reload_successful", multiprocess_mode="livemin"
         )
-        self.invalid_requests = Counter(
-            "chm_exporter_invalid_requests",
-            "Requests answered with HTTP 400, by reason.",
-            ["reason"],
-            registry=r,
-        )
-        self.snmp_pdus = Counter(
-            "chm_exporter_snmp_packets_sent", "SNMP request PDUs sent.", registry=r
-        )
-        self.snmp_retries = Counter(
-            "chm_exporter_snmp_retries", "SNMP requests sent again after a timeout.", registry=r
-        )
-        self.snmp_timeouts = Counter(
-            "chm_exporter_snmp_timeouts", "SNMP requests that got no answer in time.", registry=r
-        )
-        self.icmp_packets = Counter(
-            "chm_exporter_icmp_packets_sent", "ICMP echo requests sent.", registry=r
-        )
-        self.reload_ok = Gauge(
-            "chm_exporter_config_last_reload_successful",
-            "Whether the last configuration load or reload succeeded (1) or was refused (0).",
-            registry=r,
-            multiprocess_mode="livemin",
-        )
-        self.reload_time = Gauge(
+        self.reload_time: Gauge = _catalogued(
+            r,
+            Gauge,
             "chm_exporter_config_last_reload_success_timestamp_seconds",
-            "Unix time of the last successful configuration load.",
-            registry=r,
             multiprocess_mode="livemin",
         )
         for reason in ("target", "module", "auth", "invalid", "forbidden"):
             self.invalid_requests.labels(reason)
         self.ssh = SshMetrics(r)
         self.discovery = DiscoveryMetrics(r)
-        self.samples_dropped = Counter(
-            "chm_exporter_samples_dropped",
-            catalogue()["chm_exporter_samples_dropped_total"].help,
-            ["reason"],
-            registry=r,
+        self.samples_dropped: Counter = _catalogued(
+            r, Counter, "chm_exporter_samples_dropped", "reason"
         )
-        for reason in ("not_finite", "negative_counter"):
+        for reason in DROP_REASONS:
             self.samples_dropped.labels(reason)
         # per process: with --web.workers, the count of the worker that answers
         self.registry.register(_SuppressedLogLines())
 
 
+_Kind = type[Counter] | type[Gauge] | type[Histogram] | type[Info]
+# How prometheus_client's classes name and type what they expose (counters add `_total`, info
+# metrics `_info`), so the catalogue's entry can be found and checked.
+_EXPOSED: dict[_Kind, tuple[str, MetricType]] = {
+    Counter: ("_total", "counter"),
+    Gauge: ("", "gauge"),
+    Histogram: ("", "histogram"),
+    Info: ("_info", "info"),
+}
+
+
 def _catalogued(
-    registry: CollectorRegistry, kind: type[Counter] | type[Gauge], name: str, *labels: str
+    registry: CollectorRegistry, kind: _Kind, name: str, *labels: str, **options: Any
 ) -> Any:
-    """A metric whose HELP text is the catalogue's."""
-    if kind is Counter:
-        return Counter(name, catalogue()[f"{name}_total"].help, labels, registry=registry)
-    # with --web.workers: the gauge of every live worker, summed
-    return Gauge(
-        name, catalogue()[name].help, labels, registry=registry, multiprocess_mode="livesum"
-    )
+    """A metric with the catalogue's HELP text, checked against its type and label names (an
+    info metric's `labels` are the keys its ``.info()`` sets, not label names of the family).
+
+    Raises:
+        UndeclaredMetricError: the catalogue does not declare it so (a bug, met at start).
+    """
+    suffix, mtype = _EXPOSED[kind]
+    known = declared(f"{name}{suffix}", labels, mtype)
+    labelnames = () if kind is Info else labels
+    if kind is Gauge:
+        # with --web.workers: the gauge of every live worker, summed, unless said otherwise
+        options.setdefault("multiprocess_mode", "livesum")
+    return kind(name, known.help, labelnames, registry=registry, **options)
 
 
 class SshMetrics:
@@ -209,14 +197,15 @@ class DiscoveryMetrics:
             self.devices.labels(job, vendor).set(n)
 
 
+_SUPPRESSED = declared("chm_exporter_log_messages_suppressed_total", ("logger",), "counter")
+
+
 class _SuppressedLogLines(Collector):
     """The log lines the rate limit left out (a process-wide count, read at scrape time)."""
 
     def collect(self) -> Iterator[CounterMetricFamily]:
         family = CounterMetricFamily(
-            "chm_exporter_log_messages_suppressed",
-            catalogue()["chm_exporter_log_messages_suppressed_total"].help,
-            labels=["logger"],
+            "chm_exporter_log_messages_suppressed", _SUPPRESSED.help, labels=_SUPPRESSED.labels
         )
         for logger, count in sorted(LOG_RATE.suppressed.items()):
             family.add_metric([logger], count)

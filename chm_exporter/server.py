@@ -25,6 +25,8 @@ from chm_exporter.errors import ConfigError, RequestError
 from chm_exporter.lifecycle import reload_refusal
 from chm_exporter.probe import parse_request, run_probe
 from chm_exporter.recent import ProbeRecord, RecentProbes
+from chm_exporter.resolver import Resolver
+from chm_exporter.rlimits import MAX_PROBES_DEFAULT
 from chm_exporter.selfmetrics import SelfMetrics
 from chm_exporter.ssh.sessions import DEFAULT_MAX_SESSIONS, SessionPool
 from chm_exporter.version import __version__
@@ -50,6 +52,9 @@ class ExporterState:
     started: float = field(default_factory=time.time)
     enable_lifecycle: bool = False
     reload_timeout: float = DEFAULT_TIMEOUT
+    resolver: Resolver = field(default_factory=Resolver)
+    max_in_flight: int = MAX_PROBES_DEFAULT
+    running: int = 0
     discovery: discovery_routes.Discovery = field(init=False)
 
     def __post_init__(self) -> None:
@@ -87,6 +92,8 @@ def create_app(
     *,
     enable_lifecycle: bool = False,
     web_config: WebConfig | None = None,
+    max_in_flight: int = MAX_PROBES_DEFAULT,
+    resolver: Resolver | None = None,
 ) -> web.Application:
     """Build the exporter's application around a loaded config.
 
@@ -97,6 +104,8 @@ def create_app(
         ssh_max_sessions: SSH sessions kept open at most.
         enable_lifecycle: allow POST /-/reload (as Prometheus' --web.enable-lifecycle).
         web_config: basic-auth users (TLS is the listening site's, see cli.py).
+        max_in_flight: probes answered at once; more are refused with 503 and Retry-After.
+        resolver: looks names up (default: its own threads, 2 s timeout).
     """
     metrics = SelfMetrics(version or __version__)
     state_dir = loaded.path.parent if loaded.path is not None else None
@@ -107,7 +116,10 @@ def create_app(
         metrics,
         SessionPool(metrics.ssh, ssh_max_sessions, state_dir),
         enable_lifecycle=enable_lifecycle,
+        resolver=resolver or Resolver(),
+        max_in_flight=max_in_flight,
     )
+    state.metrics.dns_busy.set_function(lambda: state.resolver.busy)
     state.metrics.reload_ok.set(1)
     state.metrics.reload_time.set(time.time())
     middlewares: list[Middleware] = [_errors_middleware]
@@ -130,6 +142,7 @@ def create_app(
 
 
 async def _close_ssh_sessions(app: web.Application) -> None:
+    app[STATE].resolver.close()
     await app[STATE].ssh.close()
 
 
@@ -148,12 +161,18 @@ async def _errors_middleware(
 async def probe(request: web.Request) -> web.Response:
     """GET /probe?target=&module=&auth=&debug=: probe one device, answer its metrics."""
     state = request.app[STATE]
+    if state.running >= state.max_in_flight:
+        return _overloaded(state)
     loaded = state.loaded
     req = parse_request(request.query, request.headers, loaded, state.timeout_offset)
     state.metrics.in_flight.inc()
+    state.running += 1
     try:
-        outcome = await run_probe(req, loaded, state.devices, state.metrics, state.ssh)
+        outcome = await run_probe(
+            req, loaded, state.devices, state.metrics, state.ssh, state.resolver
+        )
     finally:
+        state.running -= 1
         state.metrics.in_flight.dec()
     state.recent.add(
         str(req.target),
@@ -172,6 +191,19 @@ async def probe(request: web.Request) -> web.Response:
             f"Module configuration:\n{module_yaml}"
         )
     return web.Response(text=body, content_type=EXPOSITION_CONTENT_TYPE, charset="utf-8")
+
+
+def _overloaded(state: ExporterState) -> web.Response:
+    """503 with Retry-After, counted; the connection is closed so its descriptor is free."""
+    state.metrics.rejected.inc()
+    response = web.Response(
+        status=503,
+        text=f"{state.running} probes in flight, the most --probe.max-in-flight allows; "
+        "retry later\n",
+        headers={"Retry-After": "1"},
+    )
+    response.force_close()
+    return response
 
 
 async def self_metrics(request: web.Request) -> web.Response:

@@ -27,6 +27,15 @@ class Settings(BaseSettings):
     ssh_max_sessions: int = Field(
         default=1000, ge=1, description="--ssh.max-sessions: SSH sessions open at once"
     )
+    probe_max_in_flight: int = Field(
+        default=0,
+        ge=0,
+        description="--probe.max-in-flight: probes at once, more get 503 (0: from the fd limit)",
+    )
+    dns_timeout: Duration = Field(default=2.0, gt=0, le=60, description="--dns.timeout")
+    dns_max_concurrency: int = Field(
+        default=16, ge=1, le=1024, description="--dns.max-concurrency: lookups at once"
+    )
     config_check: bool = False
     web_workers: int = Field(
         default=1, ge=1, le=64, description="--web.workers: processes serving the address"

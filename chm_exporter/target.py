@@ -1,4 +1,4 @@
-"""Parsing and resolving the `target` parameter of /probe.
+"""Parsing the `target` parameter of /probe (resolving it: :mod:`chm_exporter.resolver`).
 
 Accepted forms: ``host``, ``host:port``, ``[v6addr]``, ``[v6addr]:port``, a bare IPv6 address,
 and the same with a ``udp://`` (any family), ``udp4://`` or ``udp6://`` scheme, as snmp_exporter
@@ -7,15 +7,13 @@ accepts them.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import ipaddress
 import re
-import socket
 from dataclasses import dataclass
 from typing import Literal
 
-from chm_exporter.errors import ResolveError, TargetError
+from chm_exporter.errors import TargetError
 
 IpFamily = Literal["ip4", "ip6"]
 
@@ -149,38 +147,3 @@ def _check_family(host: str, family: IpFamily) -> None:
         return
     if (version == 4) != (family == "ip4"):
         raise TargetError(f"address {host} does not match the scheme's IP family")
-
-
-async def resolve(target: Target, preferred: IpFamily = "ip6", fallback: bool = True) -> str:
-    """Resolve the target's host into one IP address.
-
-    Args:
-        target: the parsed target.
-        preferred: the family tried first (as blackbox_exporter's preferred_ip_protocol).
-        fallback: try the other family when the preferred has no address.
-
-    Returns:
-        The IP address as text.
-
-    Raises:
-        ResolveError: the name has no address in an allowed family.
-    """
-    if target.is_literal:
-        return target.host
-    families: list[IpFamily] = [target.family] if target.family else [preferred]
-    if not target.family and fallback:
-        families.append("ip4" if preferred == "ip6" else "ip6")
-    loop = asyncio.get_running_loop()
-    for fam in families:
-        af = socket.AF_INET if fam == "ip4" else socket.AF_INET6
-        try:
-            infos = await loop.getaddrinfo(target.host, None, family=af, type=socket.SOCK_DGRAM)
-        except (socket.gaierror, UnicodeError):
-            continue
-        if infos:
-            address = str(infos[0][4][0])
-            reason = unprobeable(address)
-            if reason is not None:
-                raise ResolveError(f"{target.host!r} resolves to {address}, which {reason}")
-            return address
-    raise ResolveError(f"cannot resolve {target.host!r} into an address ({'/'.join(families)})")

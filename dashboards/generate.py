@@ -366,7 +366,13 @@ def device(t: Thresholds) -> dict[str, Any]:
                 transformations=[hide_columns("Value", "job")],
             ),
             stat("Ping", f'probe_success{{{DEVICE}, prober="icmp"}}', "none", mappings=UP_DOWN),
-            stat("SNMP", f'probe_success{{{DEVICE}, prober="snmp"}}', "none", mappings=UP_DOWN),
+            stat(
+                "SNMP / SSH",
+                f'probe_success{{{DEVICE}, prober=~"snmp|ssh"}}',
+                "none",
+                mappings=UP_DOWN,
+                description="The device read over SNMP, over SSH, or both (one value each).",
+            ),
             stat(
                 "Uptime",
                 f"chm_device_uptime_seconds{{{DEVICE}}}",
@@ -703,8 +709,8 @@ def exporter(t: Thresholds) -> dict[str, Any]:
     return dashboard(
         "chm-exporter",
         "CHM exporter",
-        "The exporter itself: probes, durations, SNMP packets, bad requests, config reloads,"
-        " process.",
+        "The exporter itself: probes, durations, SNMP packets, SSH sessions, bad requests,"
+        " config reloads, process.",
         [
             query_variable(
                 "exporter", "Exporter", 'label_values(up{job="chm_exporter"}, instance)', multi=True
@@ -788,7 +794,7 @@ def exporter(t: Thresholds) -> dict[str, Any]:
                 "Scrape duration of the probe jobs",
                 [
                     target(
-                        'max by (job) (scrape_duration_seconds{job=~"chm_snmp|chm_icmp"})',
+                        'max by (job) (scrape_duration_seconds{job=~"chm_snmp|chm_ssh|chm_icmp"})',
                         "{{job}} max",
                     )
                 ],
@@ -813,6 +819,34 @@ def exporter(t: Thresholds) -> dict[str, Any]:
                     ),
                 ],
                 "pps",
+            ),
+            timeseries(
+                "SSH sessions open",
+                [target(f"sum(chm_exporter_ssh_sessions_open{{{EXPORTERS}}})", "open")],
+                "none",
+                description="One persistent session per device and credential (docs/ssh.md).",
+            ),
+            timeseries(
+                "SSH logins, reuses and failures",
+                [
+                    target(
+                        f"sum(rate(chm_exporter_ssh_logins_total{{{EXPORTERS}}}{rate}))", "logins"
+                    ),
+                    target(
+                        f"sum(rate(chm_exporter_ssh_session_reuses_total{{{EXPORTERS}}}{rate}))",
+                        "reuses",
+                    ),
+                    target(
+                        "sum by (reason) "
+                        f"(rate(chm_exporter_ssh_failures_total{{{EXPORTERS}}}{rate}))",
+                        "failed: {{reason}}",
+                    ),
+                    target(
+                        f"sum(rate(chm_exporter_ssh_session_waits_total{{{EXPORTERS}}}{rate}))",
+                        "waited for the session cap",
+                    ),
+                ],
+                "ops",
             ),
             timeseries(
                 "Invalid requests by reason",

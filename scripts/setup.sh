@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   python3 python3-venv python3-dev python3-gdbm gcc make iproute2 procps iputils-ping
-  snmpd snmp
+  snmpd snmp libwireshark-data
   prometheus prometheus-alertmanager
   prometheus-snmp-exporter prometheus-blackbox-exporter
 )

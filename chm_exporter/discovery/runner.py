@@ -33,8 +33,9 @@ from chm_exporter.discovery.registry import Device, Registry, write_atomically
 from chm_exporter.discovery.sweep import RateLimiter, SweepSettings, sweep
 from chm_exporter.errors import ChmError
 from chm_exporter.probelog import ProbeLog
+from chm_exporter.resolver import Resolver
 from chm_exporter.selfmetrics import DiscoveryMetrics
-from chm_exporter.target import parse_target, resolve
+from chm_exporter.target import parse_target
 
 _log = logging.getLogger("chm_exporter.discovery")
 MAX_REPORTED_FAILURES = 20
@@ -75,6 +76,7 @@ class Discovery:
         self.metrics = metrics
         self.reader: SnmpReader = reader or WalkerReader()
         self.registry = Registry()
+        self.resolver = Resolver()  # seeds' names: a hung DNS delays no probe
         discovery = config().config.discovery
         self.limiter = RateLimiter(discovery.rate)
         self.reports: dict[str, RunReport] = {}
@@ -153,7 +155,7 @@ class Discovery:
         self.metrics.addresses_swept.labels(job.name).inc(swept.addresses)
         self.metrics.packets.labels(job.name).inc(swept.packets_sent)
         level = [_Candidate(a, i, 0) for a, i in swept.answered.items()]
-        level += await self._seeds(job, set(swept.answered), report)
+        level += await self._seeds(job, loaded, set(swept.answered), report)
         visited = {c.address for c in level}
         protocols = tuple(p for p in ("lldp", "cdp") if getattr(job.crawl, p))
         settings = ReadSettings(job.port, job.timeout, job.retries, protocols)
@@ -188,14 +190,17 @@ class Discovery:
         return report
 
     async def _seeds(
-        self, job: DiscoveryJob, known: set[str], report: RunReport
+        self, job: DiscoveryJob, loaded: LoadedConfig, known: set[str], report: RunReport
     ) -> list[_Candidate]:
         out = []
         for seed in job.seeds:
             try:
-                address = await resolve(parse_target(seed), "ip4")
+                address = (await self.resolver.resolve(parse_target(seed))).pick("ip4")
             except ChmError as exc:
                 self._fail(job, report, "resolve", f"seed {seed}: {exc}")
+                continue
+            if not loaded.config.seed_allowed(job.auths, address):
+                self._fail(job, report, "resolve", f"seed {seed}: {address} not allowed")
                 continue
             if address not in known:
                 known.add(address)

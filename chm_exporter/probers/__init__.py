@@ -47,10 +47,13 @@ PROBERS: dict[str, Prober[Any, Any]] = {
         snmp.emit,
         credentials=snmp.credentials,
         merge=snmp.merge,
+        target_rules=snmp.target_rules,
     ),
-    "icmp": Prober(IcmpSettings, icmp.IcmpRaw, icmp.collect, icmp.emit),
+    "icmp": Prober(
+        IcmpSettings, icmp.IcmpRaw, icmp.collect, icmp.emit, address_family=icmp.address_family
+    ),
     # No credentials hook: the request's auth= is SNMP's; SSH credentials come from the module.
-    "ssh": Prober(SshSettings, ssh.SshRaw, ssh.collect, ssh.emit),
+    "ssh": Prober(SshSettings, ssh.SshRaw, ssh.collect, ssh.emit, target_rules=ssh.target_rules),
 }
 
 _MODULE_COMMON_FIELDS = frozenset({"timeout", "compat"})

@@ -11,9 +11,11 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
+from chm_exporter.allowlist import TargetRules
 from chm_exporter.config import LoadedConfig
 from chm_exporter.exposition import MetricSink
 from chm_exporter.probers.context import ProbeContext, ProbeRequest
+from chm_exporter.target import IpFamily
 
 S = TypeVar("S", bound=BaseModel)
 R = TypeVar("R")
@@ -25,6 +27,16 @@ def _no_credentials(request: ProbeRequest, config: LoadedConfig) -> str | None:
 
 def _first(settings: Sequence[S]) -> S:
     return settings[0]
+
+
+def _ip4_first(settings: BaseModel) -> tuple[IpFamily, bool]:
+    return "ip4", True
+
+
+def _no_rules(
+    request: ProbeRequest, config: LoadedConfig, settings: BaseModel
+) -> tuple[str, TargetRules] | None:
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +55,12 @@ class Prober(Generic[S, R]):
             prober-specific parameters (raises :class:`~chm_exporter.errors.RequestError`,
             a 400) and names the credentials the prober will use.
         merge: the settings of several requested modules as one (default: the first).
+        address_family: ``(settings) -> (preferred, fallback)``: the IP family the prober
+            sends in (default IPv4, else IPv6); ``ctx.address()`` answers accordingly.
+        target_rules: ``(request, config, settings) -> (where, rules) | None``: where the
+            credentials the prober will use may be sent (`where` names the auth, e.g.
+            ``auths.lab``; `rules` its `allowed_targets`); the handler refuses the request
+            (400) when no address of the target is among them.
     """
 
     settings: type[S]
@@ -51,3 +69,7 @@ class Prober(Generic[S, R]):
     emit: Callable[[ProbeContext, S, R, MetricSink], bool]
     credentials: Callable[[ProbeRequest, LoadedConfig], str | None] = _no_credentials
     merge: Callable[[Sequence[S]], S] = _first
+    address_family: Callable[[S], tuple[IpFamily, bool]] = _ip4_first
+    target_rules: Callable[[ProbeRequest, LoadedConfig, S], tuple[str, TargetRules] | None] = (
+        _no_rules
+    )

@@ -10,9 +10,10 @@ from chm_exporter.config import LoadedConfig, Module
 from chm_exporter.devicecache import DeviceCache
 from chm_exporter.errors import RequestError
 from chm_exporter.probelog import ProbeLog
+from chm_exporter.resolver import Resolution
 from chm_exporter.selfmetrics import SelfMetrics
 from chm_exporter.ssh.sessions import SessionPool
-from chm_exporter.target import IpFamily, Target, resolve
+from chm_exporter.target import IpFamily, Target
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +57,8 @@ def single_param(params: Mapping[str, tuple[str, ...]], name: str) -> str | None
 @dataclass(slots=True)
 class ProbeContext:
     """One probe in progress: the request, the config it was validated against, the probe's
-    log, its deadline (event-loop time), the exporter's metrics and its per-device state."""
+    log, its deadline (event-loop time), the exporter's metrics and its per-device state; each
+    prober gets its own copy, with the addresses it may send to."""
 
     request: ProbeRequest
     config: LoadedConfig
@@ -65,15 +67,17 @@ class ProbeContext:
     devices: DeviceCache
     metrics: SelfMetrics
     ssh: SessionPool
-    _resolved: dict[tuple[IpFamily, bool], str] = field(default_factory=dict)
+    resolution: Resolution = field(default_factory=Resolution)
+    """The target's addresses this prober may use: resolved once for the whole probe by the
+    handler and already checked against `allowed_targets` and the prober's auth."""
+    preferred: IpFamily = "ip4"
+    fallback: bool = True
 
-    async def address(self, preferred: IpFamily = "ip4", fallback: bool = True) -> str:
-        """The target's IP address (resolved once per probe and family preference).
+    def address(self) -> str:
+        """The address this prober sends to: the first of its preferred family among those
+        the handler allowed (see :func:`chm_exporter.probe.check_targets`).
 
         Raises:
-            ResolveError: the name has no address.
+            ResolveError: the name has no (allowed) address.
         """
-        key = (preferred, fallback)
-        if key not in self._resolved:
-            self._resolved[key] = await resolve(self.request.target, preferred, fallback)
-        return self._resolved[key]
+        return self.resolution.pick(self.preferred, self.fallback)

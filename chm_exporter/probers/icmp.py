@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from icmplib import ICMPLibError, ICMPRequest, SocketPermissionError
 from icmplib.sockets import AsyncSocket, ICMPv4Socket, ICMPv6Socket
 
+from chm_exporter.catalogue import declared
 from chm_exporter.config import IcmpSettings
 from chm_exporter.errors import IcmpProbeError
 from chm_exporter.exposition import MetricSink
 from chm_exporter.probers.context import ProbeContext
-from chm_exporter.target import ip_version
+from chm_exporter.target import IpFamily, ip_version
 
-_PHASE_HELP = "Duration of the ICMP probe by phase (resolve, setup, rtt of the first reply)."
 # Linux: IP_MTU_DISCOVER / IP_PMTUDISC_DO set the don't-fragment bit on every datagram.
 _IP_MTU_DISCOVER = getattr(socket, "IP_MTU_DISCOVER", 10)
 _IP_PMTUDISC_DO = getattr(socket, "IP_PMTUDISC_DO", 2)
@@ -33,8 +33,13 @@ _MIN_WAIT_SECONDS = 0.05
 # The last echo's wait ends this much before the deadline, so that its own timer ends it and
 # not the handler's deadline at the same instant (scheduling order, not a reserve of time).
 _TIMER_SLACK_SECONDS = 0.005
-_DNS_HELP = "Time to resolve the target."
-_HASH_HELP = "FNV-1a hash of the probed address."
+_PHASE = declared("probe_icmp_duration_seconds", ("phase",))
+_DNS = declared("probe_dns_lookup_time_seconds")
+_PROTOCOL = declared("probe_ip_protocol")
+_HASH = declared("probe_ip_addr_hash")
+_SENT = declared("probe_icmp_packets_sent")
+_RECEIVED = declared("probe_icmp_packets_received")
+_RTT = declared("probe_icmp_rtt_seconds", ("stat",))
 
 
 def _fnv32a(text: str) -> int:
@@ -89,6 +94,11 @@ class IcmpRaw:
     rtts: list[float] = field(default_factory=list)
 
 
+def address_family(settings: IcmpSettings) -> tuple[IpFamily, bool]:
+    """The family the echoes are sent in (as blackbox_exporter's preferred_ip_protocol)."""
+    return settings.preferred_ip_protocol, settings.ip_protocol_fallback
+
+
 async def collect(ctx: ProbeContext, settings: IcmpSettings, raw: IcmpRaw) -> None:
     """Send `count` echo requests to the target, each waiting its share of the time left.
 
@@ -96,10 +106,9 @@ async def collect(ctx: ProbeContext, settings: IcmpSettings, raw: IcmpRaw) -> No
         ProbeError: the name does not resolve, or no ICMP socket can be opened.
     """
     loop = asyncio.get_running_loop()
-    start = time.perf_counter()
-    address = await ctx.address(settings.preferred_ip_protocol, settings.ip_protocol_fallback)
+    address = ctx.address()
     resolved = time.perf_counter()
-    raw.resolve_seconds = resolved - start
+    raw.resolve_seconds = ctx.resolution.seconds
     raw.address = address
     sock = open_icmp_socket(address, settings)
     raw.setup_seconds = time.perf_counter() - resolved
@@ -137,17 +146,15 @@ async def collect(ctx: ProbeContext, settings: IcmpSettings, raw: IcmpRaw) -> No
 def emit(ctx: ProbeContext, settings: IcmpSettings, raw: IcmpRaw, sink: MetricSink) -> bool:
     """The phases, the address and the echo statistics; True when a reply came back."""
     if raw.resolve_seconds is not None:
-        sink.add("probe_dns_lookup_time_seconds", raw.resolve_seconds, None, _DNS_HELP)
-        sink.add(
-            "probe_icmp_duration_seconds", raw.resolve_seconds, {"phase": "resolve"}, _PHASE_HELP
-        )
+        sink.add(_DNS.name, raw.resolve_seconds, None, _DNS.help)
+        sink.add(_PHASE.name, raw.resolve_seconds, {"phase": "resolve"}, _PHASE.help)
     if raw.address is not None:
         version = 6 if ip_version(raw.address) == 6 else 4
-        sink.add("probe_ip_protocol", version, None, "IP protocol of the probe (4 or 6).")
-        sink.add("probe_ip_addr_hash", _fnv32a(raw.address), None, _HASH_HELP)
+        sink.add(_PROTOCOL.name, version, None, _PROTOCOL.help)
+        sink.add(_HASH.name, _fnv32a(raw.address), None, _HASH.help)
     if raw.setup_seconds is None:
         return False
-    sink.add("probe_icmp_duration_seconds", raw.setup_seconds, {"phase": "setup"}, _PHASE_HELP)
+    sink.add(_PHASE.name, raw.setup_seconds, {"phase": "setup"}, _PHASE.help)
     ctx.metrics.icmp_packets.inc(raw.sent)
     _emit_results(sink, raw.sent, raw.rtts)
     if not raw.rtts:
@@ -156,11 +163,11 @@ def emit(ctx: ProbeContext, settings: IcmpSettings, raw: IcmpRaw, sink: MetricSi
 
 
 def _emit_results(sink: MetricSink, sent: int, rtts: list[float]) -> None:
-    sink.add("probe_icmp_packets_sent", sent, None, "ICMP echo requests sent.")
-    sink.add("probe_icmp_packets_received", len(rtts), None, "ICMP echo replies received.")
+    sink.add(_SENT.name, sent, None, _SENT.help)
+    sink.add(_RECEIVED.name, len(rtts), None, _RECEIVED.help)
     if not rtts:
         return
-    sink.add("probe_icmp_duration_seconds", rtts[0], {"phase": "rtt"}, _PHASE_HELP)
+    sink.add(_PHASE.name, rtts[0], {"phase": "rtt"}, _PHASE.help)
     # statistics.pstdev is exact but slow (Fractions); the float formula is plenty for RTTs.
     mean = math.fsum(rtts) / len(rtts)
     stats = {
@@ -170,4 +177,4 @@ def _emit_results(sink: MetricSink, sent: int, rtts: list[float]) -> None:
         "stddev": math.sqrt(math.fsum((rtt - mean) ** 2 for rtt in rtts) / len(rtts)),
     }
     for stat, value in stats.items():
-        sink.add("probe_icmp_rtt_seconds", value, {"stat": stat}, "Round-trip time of the echoes.")
+        sink.add(_RTT.name, value, {"stat": stat}, _RTT.help)

@@ -17,10 +17,12 @@ from asyncssh import Error as AsyncsshError
 from scrapli.exceptions import ScrapliException
 from textfsm import TextFSMError
 
-from chm_exporter.catalogue import catalogue
+from chm_exporter.allowlist import TargetRules
+from chm_exporter.catalogue import declared
+from chm_exporter.config import LoadedConfig
 from chm_exporter.errors import SshProbeError
 from chm_exporter.exposition import MetricSink
-from chm_exporter.probers.context import ProbeContext
+from chm_exporter.probers.context import ProbeContext, ProbeRequest
 from chm_exporter.ssh.config import SshSettings
 from chm_exporter.ssh.driver import failure_reason
 from chm_exporter.ssh.emit import emit_records
@@ -29,8 +31,8 @@ from chm_exporter.ssh.parse import parse_first
 from chm_exporter.ssh.profile import CliProfile, Command, load_cli_profile
 from chm_exporter.ssh.sessions import SessionKey
 
-_COMMAND_DURATION = "probe_ssh_command_duration_seconds"
-_REUSED = "probe_ssh_session_reused"
+_COMMAND_DURATION = declared("probe_ssh_command_duration_seconds", ("command",))
+_REUSED = declared("probe_ssh_session_reused")
 
 
 @dataclass
@@ -58,6 +60,13 @@ def ssh_port(ctx: ProbeContext, settings: SshSettings) -> int:
     return settings.port
 
 
+def target_rules(
+    request: ProbeRequest, config: LoadedConfig, settings: SshSettings
+) -> tuple[str, TargetRules]:
+    """Where the module's SSH credentials may be sent (their `allowed_targets`)."""
+    return f"ssh_auths.{settings.auth}", config.config.ssh_auths[settings.auth].allowed_targets
+
+
 async def collect(ctx: ProbeContext, settings: SshSettings, raw: SshRaw) -> None:
     """Run the platform's commands on the device's session, appending each output to `raw`.
 
@@ -70,7 +79,7 @@ async def collect(ctx: ProbeContext, settings: SshSettings, raw: SshRaw) -> None
     pool = ctx.ssh
     profile = load_cli_profile(settings.platform)
     auth = ctx.config.config.ssh_auths[settings.auth]
-    address = await ctx.address()
+    address = ctx.address()
     key = SessionKey(address, ssh_port(ctx, settings), auth.username, settings.platform)
     entry = pool.device(key)
     raw.log_state = entry.memory.setdefault("logs", LogState())
@@ -119,13 +128,10 @@ def emit(ctx: ProbeContext, settings: SshSettings, raw: SshRaw, sink: MetricSink
             log.debug("ssh: %d log messages in the buffer, %d new", len(buffer), new)
     for command_text, answer in raw.rejected:
         log.warning("ssh: the device rejected %r: %s", command_text, answer)
-    known = catalogue()
     for command_text, seconds in raw.seconds.items():
-        sink.add(
-            _COMMAND_DURATION, seconds, {"command": command_text}, known[_COMMAND_DURATION].help
-        )
+        sink.add(_COMMAND_DURATION.name, seconds, {"command": command_text}, _COMMAND_DURATION.help)
     if raw.reused is not None:
-        sink.add(_REUSED, int(raw.reused), None, known[_REUSED].help)
+        sink.add(_REUSED.name, int(raw.reused), None, _REUSED.help)
     if not raw.finished:
         done = len(raw.outputs) + len(raw.rejected)
         log.warning("ssh: %d commands answered before the probe ended", done)

@@ -22,8 +22,12 @@ def source_text(profile: Profile, metric: MetricSpec) -> str:
     alternatives = []
     for source in metric.sources:
         text = oid_name(profile, source.oid)
-        if source.minus is not None:
-            text = f"({text} - {oid_name(profile, source.minus)})"
+        terms = [f" - {oid_name(profile, oid)}" for oid in source.minus]
+        terms += [f" + {oid_name(profile, oid)}" for oid in source.plus]
+        terms += [f" - sum of {oid_name(profile, t.oid)}" for t in source.minus_rows]
+        terms += [f" + sum of {oid_name(profile, t.oid)}" for t in source.plus_rows]
+        if terms:
+            text = f"({text}{''.join(terms)})"
         alternatives.append(text)
     text = " else ".join(dict.fromkeys(alternatives))
     for factor in metric.factors:

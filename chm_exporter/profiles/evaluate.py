@@ -6,11 +6,13 @@ import math
 import re
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from chm_exporter.catalogue import catalogue
-from chm_exporter.exposition import MetricSink
+from chm_exporter.exposition import Family, LabelValues, MetricSink
 from chm_exporter.profiles.model import (
     DEVICE_INFO_LABELS,
     DEVICE_INFO_METRIC,
@@ -19,6 +21,8 @@ from chm_exporter.profiles.model import (
     LookupKey,
     MetricSpec,
     Profile,
+    RowSum,
+    Source,
     Table,
 )
 from chm_exporter.profiles.values import as_number, as_text, enum_key
@@ -30,12 +34,23 @@ DEVICE_INFO_HELP = catalogue()[DEVICE_INFO_METRIC].help
 _EMPTY: Mapping[str, RawValue] = {}
 
 
+@dataclass(slots=True)
+class Evaluation:
+    """What one evaluation left out: samples dropped by reason, and which row gave each series
+    (so two rows that would give the same label set are told apart, not overwritten)."""
+
+    dropped: Counter[str] = field(default_factory=Counter)
+    owners: dict[tuple[str, LabelValues], tuple[str, str]] = field(default_factory=dict)
+    collapsed: int = 0
+    """Samples that replaced another row's (a metric without labels, read from two rows)."""
+
+
 def evaluate_profiles(
     profiles: Iterable[Profile],
     result: WalkResult,
     sink: MetricSink,
     stop_at: float | None = None,
-    dropped: dict[str, int] | None = None,
+    evaluation: Evaluation | None = None,
 ) -> bool:
     """Add to `sink` every metric the profiles define that the walk result can serve.
 
@@ -46,14 +61,16 @@ def evaluate_profiles(
         stop_at: `time.monotonic()` past which rows are no longer evaluated (a walk cut at its
             deadline may hold a huge table); None: evaluate everything.
 
-        dropped: counts the values left out, by reason: ``not_finite`` (an agent's "nan",
-            "inf", "1e309" or a value that overflows when scaled) and ``negative_counter`` (a
-            counter must not go below zero, or Prometheus reads a reset).
+        evaluation: counts the values left out, by reason (DROP_REASONS): ``no_reading``
+            (a sentinel the profile lists), ``out_of_range`` (outside the catalogue's range),
+            ``not_finite`` (an agent's "nan", "inf", "1e309" or a value that overflows when
+            scaled), ``negative_counter`` (a counter must not go below zero, or Prometheus
+            reads a reset); and which row gave each series.
 
     Returns:
         False when `stop_at` cut the evaluation short.
     """
-    dropped = {} if dropped is None else dropped
+    evaluation = evaluation if evaluation is not None else Evaluation()
     info: dict[str, str] = {}
     has_info = False
     complete = True
@@ -75,7 +92,10 @@ def evaluate_profiles(
                 info[name] = value
         for table in profile.tables:
             if f"{profile.name}.{table.name}" not in replaced:
-                complete = _evaluate_table(table, result, sink, stop_at, dropped) and complete
+                complete = (
+                    _evaluate_table(profile.name, table, result, sink, stop_at, evaluation)
+                    and complete
+                )
     if has_info and any(info.values()):
         labels = {name: info.get(name, "") for name in DEVICE_INFO_LABELS}
         sink.add(DEVICE_INFO_METRIC, 1, labels, DEVICE_INFO_HELP)
@@ -118,6 +138,11 @@ def _row_matches(conditions: list[Condition], result: WalkResult, index: str) ->
             if text is None or not _regex(cond.regex).search(text):
                 return False
             continue
+        if cond.not_regex is not None:
+            text = as_text(raw)
+            if text is not None and _regex(cond.not_regex).search(text):
+                return False
+            continue
         key = enum_key(raw)
         if cond.in_ is not None and key not in cond.in_:
             return False
@@ -134,16 +159,18 @@ def _scalar_answered(table: Table, result: WalkResult) -> bool:
     return any(result.column(oid).get("") is not None for oid in oids)
 
 
-# Rows evaluated between two looks at the clock when evaluation has a time limit.
-_ROWS_PER_CLOCK_CHECK = 256
+# Rows evaluated between two looks at the clock when evaluation has a time limit: a row of a
+# hostile table can cost 0.3 ms (many labels of long strings), a look at the clock 0.1 us.
+_ROWS_PER_CLOCK_CHECK = 4
 
 
 def _evaluate_table(
+    profile: str,
     table: Table,
     result: WalkResult,
     sink: MetricSink,
     stop_at: float | None,
-    dropped: dict[str, int],
+    evaluation: Evaluation,
 ) -> bool:
     row_columns = table.rows or list(dict.fromkeys(s.oid for m in table.metrics for s in m.sources))
     if table.scalar:
@@ -153,6 +180,8 @@ def _evaluate_table(
     else:
         merged: dict[str, None] = {}
         for col in row_columns:
+            if stop_at is not None and time.monotonic() > stop_at:
+                return False
             merged.update(dict.fromkeys(result.column(col)))
         indexes = merged
     table_label_names = tuple(table.labels)
@@ -165,9 +194,12 @@ def _evaluate_table(
                 "counter" if metric.type == "counter" else "gauge",
                 table_label_names + tuple(metric.labels),
             ),
+            _bounds(metric.name),
+            _distinct_label(metric.name),
         )
         for metric in table.metrics
     ]
+    table_id = f"{profile}.{table.name}"
     for count, index in enumerate(indexes):
         if (
             stop_at is not None
@@ -181,44 +213,96 @@ def _evaluate_table(
         base = tuple(
             _label_value(spec, result, index, parts) or "" for spec in table.labels.values()
         )
-        for metric, family in families:
+        for metric, family, bounds, distinct in families:
             try:
-                value = _metric_value(metric, result, index)
+                value = _metric_value(metric, result, index, evaluation.dropped)
             except (OverflowError, ValueError):  # 10.0 ** 400, int() of a 1e309-sized float
                 value = math.inf
             if value is None:
                 continue
-            problem = _sample_problem(value, family.type == "counter")
-            if problem is not None:
-                dropped[problem] = dropped.get(problem, 0) + 1
+            reason = _impossible(value, bounds, family.type == "counter")
+            if reason is not None:
+                evaluation.dropped[reason] += 1
                 continue
+            labels = base
             if metric.labels:
-                extra = tuple(
+                labels = base + tuple(
                     _label_value(spec, result, index, parts) or ""
                     for spec in metric.labels.values()
                 )
-                family.samples[base + extra] = value
-            else:
-                family.samples[base] = value
+            if not _place(family, labels, value, (table_id, index), distinct, evaluation.owners):
+                evaluation.collapsed += 1
     return True
 
 
-def _sample_problem(value: int | float, counter: bool) -> str | None:
-    """Why a value cannot be a sample (None when it can): NaN, ±Inf and integers beyond a
-    float's range are no measurement; a negative counter would read as a reset."""
+def _impossible(
+    value: int | float, bounds: tuple[float | None, float | None] | None, counter: bool
+) -> str | None:
+    """Why a value may not be exposed (a drop reason), or None when it may: NaN, ±Inf and
+    integers beyond a float's range are no measurement; a negative counter would read as a
+    reset; a value outside the metric's catalogue range is impossible."""
     if isinstance(value, float) and not math.isfinite(value):
         return "not_finite"
     if isinstance(value, int) and abs(value) > _FLOAT_MAX:
         return "not_finite"
     if counter and value < 0:
         return "negative_counter"
+    if bounds is not None:
+        low, high = bounds
+        if (low is not None and value < low) or (high is not None and value > high):
+            return "out_of_range"
     return None
+
+
+@lru_cache(maxsize=1024)
+def _bounds(name: str) -> tuple[float | None, float | None] | None:
+    known = catalogue().get(name)
+    return known.range if known is not None else None
+
+
+@lru_cache(maxsize=1024)
+def _distinct_label(name: str) -> int:
+    known = catalogue().get(name)
+    position = known.distinct_label if known is not None else 0
+    return position if position is not None else -1
+
+
+def _place(
+    family: Family,
+    labels: LabelValues,
+    value: int | float,
+    owner: tuple[str, str],
+    distinct: int,
+    owners: dict[tuple[str, LabelValues], tuple[str, str]],
+) -> bool:
+    """Store a sample; when another row already gave this label set, the later row's distinct
+    label gets ` #<its row index>` (and `.2`, `.3`, ... should that clash too), so no row is
+    lost and the same walk always gives the same labels. False when the sample replaced
+    another row's (a metric with no label to tell them apart)."""
+    if owners.setdefault((family.name, labels), owner) != owner:
+        if not 0 <= distinct < len(labels):
+            family.samples[labels] = value
+            return False
+        name = labels[distinct]
+        tag = f"#{owner[1]}" if owner[1] else "#2"
+        attempt = 1
+        while True:
+            mark = tag if attempt == 1 else f"{tag}.{attempt}"
+            renamed = f"{name} {mark}" if name else mark
+            labels = (*labels[:distinct], renamed, *labels[distinct + 1 :])
+            if owners.setdefault((family.name, labels), owner) == owner:
+                break
+            attempt += 1
+    family.samples[labels] = value
+    return True
 
 
 _FLOAT_MAX = int(sys.float_info.max)
 
 
-def _metric_value(metric: MetricSpec, result: WalkResult, index: str) -> int | float | None:
+def _metric_value(
+    metric: MetricSpec, result: WalkResult, index: str, dropped: Counter[str]
+) -> int | float | None:
     if metric.type == "info":
         return 1
     for source in metric.sources:
@@ -226,6 +310,7 @@ def _metric_value(metric: MetricSpec, result: WalkResult, index: str) -> int | f
         if raw is None:
             continue
         if metric.skip and raw in metric.skip:
+            dropped["no_reading"] += 1
             return None
         if metric.map is not None:
             mapped = metric.map.get(enum_key(raw))  # type: ignore[arg-type]
@@ -234,11 +319,9 @@ def _metric_value(metric: MetricSpec, result: WalkResult, index: str) -> int | f
             value = as_number(raw)
         if value is None:
             return None
-        if source.minus is not None:
-            subtrahend = as_number(result.column(source.minus).get(index))
-            if subtrahend is None:
-                return None
-            value = value - subtrahend
+        value = _with_terms(value, source, result, index)
+        if value is None:  # a column to add or subtract is missing: the next source
+            continue
         if source.scale != 1.0 or source.offset != 0.0:
             value = _scaled(value, source.scale, source.offset)
         for factor in metric.factors:
@@ -260,6 +343,39 @@ def _metric_value(metric: MetricSpec, result: WalkResult, index: str) -> int | f
             value = metric.log10.scale * math.log10(value) + metric.log10.offset
         return value
     return None
+
+
+def _with_terms(
+    value: int | float, source: Source, result: WalkResult, index: str
+) -> int | float | None:
+    """value - each `minus` column + each `plus` column of the row, - / + each row sum; None
+    when a column is missing or a row sum exceeds its `at_most` column (the source does not
+    apply: the agent already left those rows out)."""
+    for sign, oids in ((-1, source.minus), (1, source.plus)):
+        for oid in oids:
+            term = as_number(result.column(oid).get(index))
+            if term is None:
+                return None
+            value = value + sign * term
+    for sign, sums in ((-1, source.minus_rows), (1, source.plus_rows)):
+        for total in sums:
+            amount = _row_sum(total, result)
+            if total.at_most is not None:
+                limit = as_number(result.column(total.at_most).get(index))
+                if limit is None or amount > limit:
+                    return None
+            value = value + sign * amount
+    return value
+
+
+def _row_sum(total: RowSum, result: WalkResult) -> int | float:
+    """A column summed over the rows that meet the sum's conditions."""
+    column = result.column(total.oid)
+    return sum(
+        number
+        for index, raw in column.items()
+        if _row_matches(total.where, result, index) and (number := as_number(raw)) is not None
+    )
 
 
 def _times(value: int | float, factor: float) -> int | float:

@@ -111,7 +111,9 @@ def _check_label_names(value: dict[str, LabelSpec]) -> dict[str, LabelSpec]:
     return value
 
 
-Format = Literal["text", "hex", "mac", "oid", "int", "ip", "iana_address", "number"]
+Format = Literal["text", "hex", "mac", "oid", "int", "ip", "iana_address", "number", "enterprise"]
+"""How a raw value becomes label text; `enterprise`: an OID's vendor slug by its IANA
+enterprise number (sysObjectID 1.3.6.1.4.1.2011.x is `huawei`)."""
 
 
 class FormatBy(_Model):
@@ -155,11 +157,17 @@ class Condition(_Model):
     in_: list[int | str] | None = Field(default=None, alias="in")
     not_in: list[int | str] | None = None
     regex: Regex | None = Field(default=None, description="the column's text must match (search)")
+    not_regex: Regex | None = Field(
+        default=None, description="the column's text must not match (a row without it passes)"
+    )
 
     @model_validator(mode="after")
     def _one_test(self) -> Condition:
-        if sum(t is not None for t in (self.in_, self.not_in, self.regex)) != 1:
-            raise ValueError("a condition needs exactly one of `in`, `not_in` or `regex`")
+        tests = (self.in_, self.not_in, self.regex, self.not_regex)
+        if sum(t is not None for t in tests) != 1:
+            raise ValueError(
+                "a condition needs exactly one of `in`, `not_in`, `regex` or `not_regex`"
+            )
         return self
 
 
@@ -199,14 +207,32 @@ class LabelSpec(_Model):
         return self
 
 
+class RowSum(_Model):
+    """The sum of a column over the rows of its table that meet conditions (hrStorageUsed of
+    the "Memory buffers" and "Cached memory" rows), in the row's own units."""
+
+    oid: Oid
+    where: list[Condition] = Field(min_length=1)
+    at_most: Oid | None = Field(
+        default=None,
+        description="a column of the row the sum may not exceed, else the source does not apply",
+    )
+
+
 class Source(_Model):
     """One place a metric's value may come from, with its unit conversion.
 
-    `minus` subtracts another column of the same row first (free = size - used).
+    `minus` subtracts other columns of the same row first (free = size - used), `plus` adds
+    them (free = available + buffers + cached); a missing one gives no value. `minus_rows`
+    and `plus_rows` do the same with a column summed over other rows of the table (none
+    matching: 0).
     """
 
     oid: Oid
-    minus: Oid | None = None
+    minus: OidList = Field(default_factory=list)
+    plus: OidList = Field(default_factory=list)
+    minus_rows: list[RowSum] = Field(default_factory=list)
+    plus_rows: list[RowSum] = Field(default_factory=list)
     scale: float = 1.0
     offset: float = 0.0
 
@@ -368,7 +394,8 @@ DEVICE_INFO_LABELS: tuple[str, ...] = catalogue()[DEVICE_INFO_METRIC].labels
 
 
 class Match(_Model):
-    """Which devices a vendor profile is for (module=auto)."""
+    """Which devices a vendor profile is for (module=auto); a profile may list several rules
+    (VOSS: its own enterprise, or Extreme's universal hardware with a VOSS sysDescr)."""
 
     sys_object_id: OidList = Field(min_length=1, description="prefixes of sysObjectID")
     sys_descr: str | None = Field(default=None, description="regex sysDescr must match too")
@@ -382,7 +409,10 @@ class Profile(_Model):
     oids: dict[str, NumericOid] = Field(
         default_factory=dict, description="aliases: a MIB object name for its numeric OID"
     )
-    match: Match | None = None
+    match: Annotated[list[Match], BeforeValidator(_as_list)] = Field(
+        default_factory=list,
+        description="module=auto: one rule, or a list of rules (any may match)",
+    )
     includes: list[str] = Field(
         default_factory=list, description="profiles that always run with this one"
     )

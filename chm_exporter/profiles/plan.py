@@ -42,7 +42,11 @@ def _table_roles(table: Table) -> tuple[set[str], set[str]]:
     # an index-suffix column's rows follow the neighbours': walked with them, never cached
     values |= {spec.index_suffix_of for spec in specs if spec.index_suffix_of}
     for metric in table.metrics:
-        values |= {s.oid for s in metric.sources} | {s.minus for s in metric.sources if s.minus}
+        values |= {s.oid for s in metric.sources}
+        values |= {oid for s in metric.sources for oid in (*s.minus, *s.plus)}
+        for total in (t for s in metric.sources for t in (*s.minus_rows, *s.plus_rows)):
+            values |= {total.oid, *_condition_oids(total.where)}
+            values |= {total.at_most} if total.at_most else set()
         values |= {f.oid for f in metric.factors}
     return labels, values
 
@@ -75,7 +79,10 @@ def _table_oids(table: Table) -> list[str]:
         oids += _label_oids(spec)
     for metric in table.metrics:
         oids += [s.oid for s in metric.sources]
-        oids += [s.minus for s in metric.sources if s.minus]
+        oids += [oid for s in metric.sources for oid in (*s.minus, *s.plus)]
+        for total in (t for s in metric.sources for t in (*s.minus_rows, *s.plus_rows)):
+            oids += [total.oid, *_condition_oids(total.where)]
+            oids += [total.at_most] if total.at_most else []
         oids += [f.oid for f in metric.factors]
         for spec in metric.labels.values():
             oids += _label_oids(spec)

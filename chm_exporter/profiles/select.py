@@ -20,18 +20,18 @@ def choose_profiles(
     sys_object_id: str, sys_descr: str, profiles: Mapping[str, Profile]
 ) -> tuple[str, ...]:
     """The vendor profile whose sysObjectID prefix matches longest (and whose sysDescr regex,
-    if it has one, matches), else the standard fallback."""
+    if it has one, matches), else the standard fallback. On a tie the more specific rule wins:
+    one with a sysDescr condition over one without (IOS-XR over IOS on 1.3.6.1.4.1.9.1)."""
     oid = sys_object_id.strip().lstrip(".")
-    best: tuple[int, str] | None = None
+    best: tuple[int, bool, str] | None = None
     for name in sorted(profiles):
-        match = profiles[name].match
-        if match is None:
-            continue
-        if match.sys_descr is not None and not re.search(match.sys_descr, sys_descr):
-            continue
-        for prefix in match.sys_object_id:
-            if (oid == prefix or oid.startswith(prefix + ".")) and (
-                best is None or len(prefix) > best[0]
-            ):
-                best = (len(prefix), name)
-    return (best[1],) if best else fallback_profiles(profiles)
+        for match in profiles[name].match:
+            if match.sys_descr is not None and not re.search(match.sys_descr, sys_descr):
+                continue
+            for prefix in match.sys_object_id:
+                rank = (len(prefix), match.sys_descr is not None)
+                if (oid == prefix or oid.startswith(prefix + ".")) and (
+                    best is None or rank > best[:2]
+                ):
+                    best = (*rank, name)
+    return (best[2],) if best else fallback_profiles(profiles)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import string
 
+from chm_exporter.profiles.enterprises import vendor_of
 from chm_exporter.profiles.model import Format
 from chm_exporter.walk import RawValue
 
 __all__ = ["RawValue", "as_number", "as_text", "enum_key"]
 
-_PRINTABLE = frozenset(string.printable.encode()) - frozenset(b"\x0b\x0c")
+_PRINTABLE = bytes(sorted(frozenset(string.printable.encode()) - frozenset(b"\x0b\x0c")))
+# Control characters a label value may not hold (\r is turned into \n first; \t and \n stay).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
 _MAC_LENGTHS = (6, 8)  # EUI-48, EUI-64
 
 
@@ -18,6 +22,9 @@ def as_text(raw: RawValue, fmt: Format = "text") -> str | None:
     """Render a raw value as label text in the given format; None when there is no value."""
     if raw is None:
         return None
+    if fmt == "enterprise":
+        oid = as_text(raw)
+        return vendor_of(oid) if oid else None
     if isinstance(raw, bytes):
         return _bytes_text(raw, fmt)
     if fmt == "hex" and isinstance(raw, int):
@@ -31,7 +38,7 @@ def _bytes_text(raw: bytes, fmt: Format) -> str:
     if fmt == "mac":
         # A "MAC" of another length is no MAC: some agents send the text "00:00:00:00:00:00"
         # under LLDP's macAddress subtype. Printable, it is shown as text; otherwise as hex.
-        if len(raw) in _MAC_LENGTHS or not all(b in _PRINTABLE for b in raw):
+        if len(raw) in _MAC_LENGTHS or not _printable(raw):
             return raw.hex(":")
         return _clean(raw.decode("ascii"))
     if fmt == "ip" and len(raw) in (4, 16):
@@ -41,7 +48,7 @@ def _bytes_text(raw: bytes, fmt: Format) -> str:
     if fmt in ("int", "number"):
         return raw.decode("ascii", errors="replace").strip()
     stripped = raw.rstrip(b"\x00")
-    if all(b in _PRINTABLE for b in stripped):
+    if _printable(stripped):
         return _clean(stripped.decode("ascii"))
     try:
         return _clean(stripped.decode("utf-8"))
@@ -63,12 +70,16 @@ def _iana_address(raw: bytes) -> str:
     return raw.hex(":")
 
 
+def _printable(raw: bytes) -> bool:
+    """Every byte printable ASCII (deleting those leaves nothing; C speed, as values can be
+    large and many)."""
+    return not raw.translate(None, _PRINTABLE)
+
+
 def _clean(text: str) -> str:
     """Line breaks as \\n only; no other control characters in a label value."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if any(c < " " and c not in "\n\t" for c in text):
-        text = "".join(c for c in text if c >= " " or c in "\n\t")
-    return text.strip()
+    return _CONTROL.sub("", text).strip()
 
 
 def as_number(raw: RawValue) -> int | float | None:

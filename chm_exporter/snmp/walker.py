@@ -40,7 +40,7 @@ from chm_exporter.snmp.client import (
     WalkSettings,
 )
 from chm_exporter.snmp.session import GufoClient
-from chm_exporter.walk import WalkPlan, WalkResult
+from chm_exporter.walk import RawValue, WalkPlan, WalkResult
 
 GET_BATCH = 20
 # Bytes a varbind is counted for beside its OID and string value (the budget's unit of cost).
@@ -73,6 +73,10 @@ class _StopError(Exception):
 
 class _DeviceDownError(_StopError):
     """A request failed after every retry, or the agent refused, or the library panicked."""
+
+
+class _NoSocketError(_DeviceDownError):
+    """No socket could be opened (the process is out of descriptors)."""
 
 
 class _DeadlineReachedError(_StopError):
@@ -171,7 +175,10 @@ class Walker:
             raise SnmpProbeError("; ".join(self.stats.errors))
 
     async def _open(self, engine_id: bytes | None, clients: list[SnmpClient]) -> SnmpClient:
-        client = self._connect(engine_id)
+        try:
+            client = self._connect(engine_id)
+        except OSError as exc:  # EMFILE, ENFILE, ENOBUFS: no socket for this walk
+            raise _NoSocketError(f"cannot open a UDP socket: {exc.strerror or exc}") from None
         clients.append(client)
         if self._v3:
             await self._retrying("SNMPv3 engine discovery", client.discover)
@@ -188,7 +195,11 @@ class Walker:
         if queue.empty():
             return
         if client is None:
-            client = await self._open(engine_id, clients)
+            try:
+                client = await self._open(engine_id, clients)
+            except _NoSocketError as exc:  # the other workers take the jobs: fewer in parallel
+                self._log.warning("snmp: one walk fewer in parallel: %s", exc)
+                return
         while not queue.empty():
             job = queue.get_nowait()
             if job.walk:
@@ -236,7 +247,12 @@ class Walker:
             return _DeviceDownError(f"SNMP library panic on a malformed reply: {exc}")
         return _DeviceDownError(f"{what}: {type(exc).__name__}: {exc}")
 
-    async def _retrying(self, what: str, call: Callable[[float], Awaitable[T]]) -> T:
+    async def _retrying(
+        self,
+        what: str,
+        call: Callable[[float], Awaitable[T]],
+        passed_on: tuple[type[ClientError], ...] = (NoSuchNameError,),
+    ) -> T:
         for attempt in range(self._settings.retries + 1):
             try:
                 return await call(self._timeout())
@@ -244,7 +260,7 @@ class Walker:
                 self.stats.timeouts += 1
                 if attempt < self._settings.retries:
                     self.stats.retries += 1
-            except NoSuchNameError:
+            except passed_on:
                 raise
             except ClientError as exc:
                 raise self._down(what, exc) from None
@@ -254,21 +270,40 @@ class Walker:
         )
 
     async def _get(self, client: SnmpClient, oids: list[str], result: WalkResult) -> None:
-        try:
-            values = await self._retrying(f"GET {oids[0]}…", partial(client.get_many, oids))
-        except NoSuchNameError:
-            # SNMPv1 fails a whole PDU when one OID is missing (noSuchName): ask one by one.
-            values = {}
-            for oid in oids:
-                try:
-                    values[oid] = await self._retrying(f"GET {oid}", partial(client.get, oid))
-                except NoSuchNameError:
-                    continue
+        values = await self._get_values(client, oids)
         self._alive = True
         self._account(len(values), sum(len(oid) + _value_size(v) for oid, v in values.items()))
         self.stats.varbinds += len(values)
         for oid, value in values.items():
             result.add_scalar(oid, value)
+
+    async def _get_values(self, client: SnmpClient, oids: list[str]) -> dict[str, RawValue]:
+        """The values of `oids`; a reply too big to decode is asked again in halves (gufo-snmp
+        decodes at most 4,080 bytes), and a single value that still does not fit is left out
+        with the reason, so one oversized value never costs the rest of the probe."""
+        try:
+            return await self._retrying(
+                f"GET {oids[0]}…",
+                partial(client.get_many, oids),
+                (NoSuchNameError, UndecodableError),
+            )
+        except UndecodableError as exc:
+            if len(oids) == 1:
+                self.stats.errors.append(f"GET {oids[0]}: the reply cannot be decoded ({exc})")
+                return {}
+            self._alive = True
+            half = len(oids) // 2
+            first = await self._get_values(client, oids[:half])
+            return {**first, **await self._get_values(client, oids[half:])}
+        except NoSuchNameError:
+            # SNMPv1 fails a whole PDU when one OID is missing (noSuchName): ask one by one.
+            values: dict[str, RawValue] = {}
+            for oid in oids:
+                try:
+                    values[oid] = await self._retrying(f"GET {oid}", partial(client.get, oid))
+                except NoSuchNameError:
+                    continue
+            return values
 
     async def _walk(self, client: SnmpClient, column: str, result: WalkResult) -> None:
         reps = bulk_size(

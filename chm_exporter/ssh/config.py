@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from chm_exporter.allowlist import AllowedTargets, TargetRules
 from chm_exporter.configbase import Secret, StrictModel, expand_secrets
 from chm_exporter.duration import Duration
 
@@ -47,6 +48,9 @@ class SshAuth(StrictModel):
     private_key_file: Path | None = None
     passphrase: Secret | None = None
     enable_password: Secret | None = None
+    allowed_targets: AllowedTargets = Field(
+        default_factory=TargetRules, description="where these credentials may be sent"
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from chm_exporter.catalogue import catalogue
+from chm_exporter.catalogue import declared
 from chm_exporter.exposition import MetricSink
 from chm_exporter.ssh.emit import render
 from chm_exporter.ssh.profile import LogRule
@@ -48,8 +48,8 @@ _ALIASES = {
     "notifications": "notice",
     "critical": "critical",
 }
-MESSAGES = "chm_log_messages_total"
-LAST_MESSAGE = "chm_log_last_message_timestamp_seconds"
+MESSAGES = declared("chm_log_messages_total", ("severity", "facility", "mnemonic"), "counter")
+LAST_MESSAGE = declared("chm_log_last_message_timestamp_seconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,10 +150,9 @@ def count_new(state: LogState, buffer: list[LogMessage]) -> int:
 
 def emit_logs(state: LogState, buffer: list[LogMessage], sink: MetricSink) -> None:
     """The log counters and the newest message's time into `sink`."""
-    known = catalogue()
-    family = sink.family(MESSAGES, known[MESSAGES].help, "counter", known[MESSAGES].labels)
+    family = sink.family(MESSAGES.name, MESSAGES.help, "counter", MESSAGES.labels)
     for key, total in state.totals.items():
         family.samples[key] = total
     stamps = [m.timestamp for m in buffer if m.timestamp is not None]
     if stamps:
-        sink.add(LAST_MESSAGE, max(stamps), None, known[LAST_MESSAGE].help)
+        sink.add(LAST_MESSAGE.name, max(stamps), None, LAST_MESSAGE.help)

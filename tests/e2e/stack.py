@@ -201,7 +201,7 @@ def prometheus_config(
     )
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert set(jobs) == {
-        "chm_exporter", "chm_snmp", "chm_icmp", "chm_discovered", "chm_discovered_icmp"
+        "chm_exporter", "chm_snmp", "chm_ssh", "chm_icmp", "chm_discovered", "chm_discovered_icmp"
     }, "the shipped jobs changed"  # fmt: skip
     for name, job in jobs.items():
         interval = SNMP_INTERVAL if name == "chm_snmp" else INTERVAL

@@ -60,6 +60,7 @@ SECRETS = {
     "snmp_community": SW1,
     "snmp_v3_auth_password": "e2e-auth-password",
     "snmp_v3_priv_password": "e2e-priv-password",
+    "ssh_password": "e2e-ssh-password",
     # alertmanager.yml (URLs filled in by the fixture)
     "smtp_password": "e2e-smtp-password",
     "heartbeat_token": "e2e-heartbeat-token",

@@ -47,7 +47,14 @@ def profile_modules(profiles: Iterable[str]) -> dict[str, Any]:
     }
 
 
-async def probe_text(client: Client, port: int, community: str, module: str, **params: str) -> str:
+async def probe_text(
+    client: Client,
+    port: int,
+    community: str,
+    module: str,
+    scrape_timeout: float = CORPUS_MODULE_TIMEOUT,
+    **params: str,
+) -> str:
     """The /probe answer for a recorded device served by snmpsim on 127.0.0.1:`port`."""
     resp = await client.get(
         "/probe",
@@ -57,7 +64,7 @@ async def probe_text(client: Client, port: int, community: str, module: str, **p
             "auth": auth_name(community),
             **params,
         },
-        headers={"X-Prometheus-Scrape-Timeout-Seconds": str(CORPUS_MODULE_TIMEOUT)},
+        headers={"X-Prometheus-Scrape-Timeout-Seconds": str(scrape_timeout)},
     )
     assert resp.status == 200
     return await resp.text()

@@ -14,7 +14,8 @@ import pytest
 
 from chm_exporter.config import load_config
 from chm_exporter.server import create_app
-from tests.integration import corpus
+from tests.integration import corpus, series_checks
+from tests.integration.exposition import parse_exposition
 from tests.integration.harness import CORPUS_MODULE_TIMEOUT, probe_text, write_config
 from tests.servers.snmpsim import Snmpsim
 from tests.unit.clients import Client, ClientFactory
@@ -52,8 +53,15 @@ def device_lines(text: str) -> str:
 
 @pytest.mark.parametrize("community", corpus.communities())
 async def test_golden_exposition(client: Client, snmpsim_server: Snmpsim, community: str) -> None:
-    text = await probe_text(client, snmpsim_server.port, community, "auto")
+    with series_checks.lost_rows() as lost:
+        text = await probe_text(client, snmpsim_server.port, community, "auto")
     assert 'probe_success{prober="snmp"} 1' in text
+    # every walk: no duplicate series (parse_exposition refuses one), no row lost to another
+    # row's label set, no impossible value, a named vendor
+    samples = parse_exposition(text)
+    assert not lost, lost
+    assert not series_checks.impossible_values(samples)
+    assert series_checks.vendor(samples)
     got = device_lines(text)
     path = GOLDEN / f"{community.replace('/', '__')}.prom"
     if UPDATE:

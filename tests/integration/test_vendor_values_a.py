@@ -195,6 +195,16 @@ async def test_nxos_n3k_values(client: Client, snmpsim_server: Snmpsim) -> None:
     protocols = sorted(dict(k)["protocol"] for k in series(samples, "chm_neighbor_info"))
     assert protocols == ["cdp", "cdp", "lldp"]
 
+    # cisco-n5000-uk9: the supervisor and a daughter card have a FRU power state too; only
+    # the entPhysicalClass powerSupply(6) rows are power supplies.
+    community = "cisco_nxos/cisco-n5000-uk9"
+    samples = await _probe(client, snmpsim_server.port, community)
+    powered = corpus.column(community, "1.3.6.1.4.1.9.9.117.1.1.2.1.2")
+    classes = corpus.column(community, "1.3.6.1.2.1.47.1.1.1.1.5")
+    supplies = {i for i in powered if classes.get(i) == "6"}
+    assert 0 < len(supplies) < len(powered)
+    assert len(series(samples, "chm_psu_up")) == len(supplies)
+
 
 async def test_linux_without_ucd_memory_keeps_the_hrstorage_pool(
     client: Client, snmpsim_server: Snmpsim
@@ -202,12 +212,21 @@ async def test_linux_without_ucd_memory_keeps_the_hrstorage_pool(
     community = "linux_netsnmp/linux_powermon"
     samples = await _probe(client, snmpsim_server.port, community)
     # No UCD memory in this recording: hrStorage "Physical memory" (hrStorageRam, row 1) stays,
-    # used x units and (size - used) x units.
+    # without the "Memory buffers" and "Cached memory" rows (free as the device means it):
+    # (used - buffers - cached) x units and (size - used + buffers + cached) x units.
     hr = "1.3.6.1.2.1.25.2.3.1"
     assert recorded_text(community, f"{hr}.3.1") == "Physical memory"
     units, size, used = (recorded_int(community, f"{hr}.{col}.1") for col in (4, 5, 6))
-    assert one(samples, "chm_memory_used_bytes", pool="Physical memory") == used * units
-    assert one(samples, "chm_memory_free_bytes", pool="Physical memory") == (size - used) * units
+    descrs = corpus.column(community, f"{hr}.3")
+    rows = [i for i, d in descrs.items() if d in ("Memory buffers", "Cached memory")]
+    assert len(rows) == 2
+    reclaimable = sum(recorded_int(community, f"{hr}.6.{i}") for i in rows)
+    assert one(samples, "chm_memory_used_bytes", pool="Physical memory") == (
+        (used - reclaimable) * units
+    )
+    assert one(samples, "chm_memory_free_bytes", pool="Physical memory") == (
+        (size - used + reclaimable) * units
+    )
 
 
 async def test_linux_slackware_values(client: Client, snmpsim_server: Snmpsim) -> None:
@@ -226,9 +245,15 @@ async def test_linux_slackware_values(client: Client, snmpsim_server: Snmpsim) -
         community, f"{hr}.5.31"
     ) * recorded_int(community, f"{hr}.4.31")
     # UCD: memTotalReal - memAvailReal and memAvailReal in KB, laLoad strings.
-    total, avail = (recorded_int(community, f"1.3.6.1.4.1.2021.4.{n}.0") for n in (5, 6))
-    assert one(samples, "chm_memory_used_bytes", pool="real") == (total - avail) * 1024
-    assert one(samples, "chm_memory_free_bytes", pool="real") == avail * 1024
+    # buffers (memBuffer) and page cache (memCached) are free as the device means it
+    total, avail, buffers, cached = (
+        recorded_int(community, f"1.3.6.1.4.1.2021.4.{n}.0") for n in (5, 6, 14, 15)
+    )
+    reclaimable = buffers + cached
+    assert one(samples, "chm_memory_used_bytes", pool="real") == (
+        (total - avail - reclaimable) * 1024
+    )
+    assert one(samples, "chm_memory_free_bytes", pool="real") == (avail + reclaimable) * 1024
     assert one(samples, "chm_load_average", window="1m") == float(
         recorded_text(community, "1.3.6.1.4.1.2021.10.1.3.1")
     )

@@ -162,6 +162,11 @@ async def test_junos_ex4600_four_lane_optic_and_srx_fan_state(
     )
     # The SRX Routing Engines report temperature 0: no sample.
     assert ("chm_temperature_celsius", (("sensor", "node0 Routing Engine 0"),)) not in samples
+    # every SPU of both cluster nodes (jnxJsSPUMonitoringCPUUsage, by index)
+    spus = corpus.column(community, "1.3.6.1.4.1.2636.3.39.1.12.1.1.1.4")
+    assert len(spus) == 12
+    for index, value in spus.items():
+        assert one(samples, "chm_cpu_utilization_ratio", cpu=index) == int(value) / 100
 
 
 async def test_arista_thresholds(client: Client, snmpsim_server: Snmpsim) -> None:
@@ -182,14 +187,14 @@ async def test_arista_thresholds(client: Client, snmpsim_server: Snmpsim) -> Non
     # Only temperature sensors (entPhySensorType 8) and no unset (+-1e9) thresholds.
     types = corpus.column(community, "1.3.6.1.2.1.99.1.1.1.1")
     thresholds = series(samples, "chm_temperature_threshold_celsius")
-    # EOS gives both power supplies' sensors one entPhysicalDescr ("Inlet temperature sensor"),
-    # with equal thresholds here: they share a series, so count distinct names.
-    names = {
-        recorded_text(community, f"1.3.6.1.2.1.47.1.1.1.1.2.{i}")
+    # EOS gives both power supplies' sensors one entPhysicalDescr ("Inlet temperature sensor"):
+    # the later one's series carries its index (" #<entPhysicalIndex>"), so every sensor counts.
+    sensors = [
+        i
         for i, t in types.items()
         if t == "8" and abs(int(corpus.column(community, f"{thr}.3").get(i, str(10**9)))) < 10**9
-    }
-    assert len(thresholds) == 2 * len(names)
+    ]
+    assert len(thresholds) == 2 * len(sensors)
     assert all(abs(v) < 1000 for v in thresholds.values())
 
 
@@ -225,10 +230,45 @@ async def test_procurve_values(client: Client, snmpsim_server: Snmpsim) -> None:
     assert series(samples, "chm_fan_up") == {(("fan", "Fan Sensor"), ("state", "good")): 1}
     assert len(series(samples, "chm_psu_up")) == 2
 
-    # procurve_2520: the temperature sensor row is notPresent; the fan is good.
-    samples = await _probe(client, snmpsim_server.port, "hp_procurve/procurve_2520")
-    assert series(samples, "chm_fan_up") == {(("fan", "Fan Sensor"), ("state", "good")): 1}
-    assert series(samples, "chm_psu_up") == {}
+    # procurve_2520: the temperature sensor row is notPresent; the fan sensor is good, and
+    # hpicfFanTable / hpicfPsTable list every fan (ok 5) and supply (psPowered 3) by number.
+    community = "hp_procurve/procurve_2520"
+    samples = await _probe(client, snmpsim_server.port, community)
+    fans = corpus.column(community, "1.3.6.1.4.1.11.2.14.11.5.1.54.2.1.1.4")
+    assert len(fans) == 6
+    assert series(samples, "chm_fan_up") == {
+        (("fan", "Fan Sensor"), ("state", "good")): 1,
+        **{(("fan", i), ("state", "ok")): 1 for i, v in fans.items() if v == "5"},
+    }
+    supplies = corpus.column(community, "1.3.6.1.4.1.11.2.14.11.5.1.55.1.1.1.2")
+    assert series(samples, "chm_psu_up") == {
+        (("psu", i), ("state", "psPowered")): 1 for i, v in supplies.items() if v == "3"
+    }
+    assert len(supplies) == 2
+    ps_temps = corpus.column(community, "1.3.6.1.4.1.11.2.14.11.5.1.55.1.1.1.4")
+    for i, v in ps_temps.items():
+        assert one(samples, "chm_temperature_celsius", sensor=i) == int(v)
+    # hpicfXcvrInfoTable per ifIndex: thousandths of a dBm, µA, m°C; -99999999 is no reading.
+    xcvr = "1.3.6.1.4.1.11.2.14.11.5.1.82.1.1.1.1"
+    rec = corpus.recording(community)
+    assert one(samples, "chm_optic_tx_power_dbm", ifname="49", lane="1") == pytest.approx(
+        int(rec[f"{xcvr}.14.49"][1]) / 1000
+    )
+    assert one(samples, "chm_optic_bias_current_amperes", ifname="49", lane="1") == (
+        pytest.approx(int(rec[f"{xcvr}.13.49"][1]) / 1e6)
+    )
+    assert rec[f"{xcvr}.15.49"][1] == "-99999999"
+    assert ("chm_optic_rx_power_dbm", (("ifname", "49"), ("lane", "1"))) not in samples
+    (info,) = series(samples, "chm_device_info")
+    assert "revision KA.15.03.3004," in recorded_text(community, "1.3.6.1.2.1.1.1.0")
+    assert dict(info)["os_version"] == "KA.15.03.3004"
+
+    # A stack whose sysDescr carries a placeholder revision: hpSwitchOsVersion is the version.
+    community = "hp_procurve/procurve"
+    samples = await _probe(client, snmpsim_server.port, community)
+    assert recorded_text(community, "1.3.6.1.2.1.1.1.0") == "HP Stack, revision KA.00.00.0000"
+    (info,) = series(samples, "chm_device_info")
+    assert dict(info)["os_version"] == recorded_text(community, "1.3.6.1.4.1.11.2.14.11.5.1.1.3.0")
 
 
 async def test_brocade_values(client: Client, snmpsim_server: Snmpsim) -> None:
@@ -242,8 +282,10 @@ async def test_brocade_values(client: Client, snmpsim_server: Snmpsim) -> None:
     free = int(rec["1.3.6.1.4.1.1991.1.1.2.1.55.0"][1])
     assert one(samples, "chm_memory_used_bytes", pool="dynamic") == total - free
     assert one(samples, "chm_memory_free_bytes", pool="dynamic") == free
-    temp = int(rec["1.3.6.1.4.1.1991.1.1.2.13.1.1.4.1.1"][1])
-    assert one(samples, "chm_temperature_celsius", sensor="1.1") == pytest.approx(temp / 2)
+    # snAgentTemp2Table (unit.slot.sensor) in place of snAgentTempTable (slot.sensor)
+    temp = int(rec["1.3.6.1.4.1.1991.1.1.2.13.3.1.5.1.1.1"][1])
+    assert one(samples, "chm_temperature_celsius", sensor="1.1.1") == pytest.approx(temp / 2)
+    assert ("chm_temperature_celsius", (("sensor", "1.1"),)) not in samples
     (psu,) = series(samples, "chm_psu_up").items()
     assert dict(psu[0])["state"] == "normal"
     assert psu[1] == 1
@@ -251,7 +293,8 @@ async def test_brocade_values(client: Client, snmpsim_server: Snmpsim) -> None:
     # A stack: unit 2's "Sensor 1 Temperature" does not overwrite unit 1's.
     community = "brocade_ruckus/ironware_stack-temp"
     samples = await _probe(client, snmpsim_server.port, community)
-    temps = corpus.column(community, "1.3.6.1.4.1.1991.1.1.2.13.1.1.4")
+    temps = corpus.column(community, "1.3.6.1.4.1.1991.1.1.2.13.3.1.5")
+    assert {i.split(".")[0] for i in temps} == {"1", "2"}
     got = series(samples, "chm_temperature_celsius")
     assert got == {(("sensor", i),): pytest.approx(int(v) / 2) for i, v in temps.items()}
 
@@ -266,6 +309,28 @@ async def test_extreme_values(client: Client, snmpsim_server: Snmpsim) -> None:
     assert one(samples, "chm_temperature_celsius", sensor="chassis") == int(
         rec["1.3.6.1.4.1.1916.1.1.1.8.0"][1]
     )
+    speeds = corpus.column(community, "1.3.6.1.4.1.1916.1.1.1.9.1.4")
+    assert series(samples, "chm_fan_speed_rpm") == {
+        (("fan", i),): int(v) for i, v in speeds.items()
+    }
+
+    # SLX: SW-MIB swSensorTable, typed temperature (1), fan (2), power supply (3)
+    community = "extreme/slxos_slx9150"
+    samples = await _probe(client, snmpsim_server.port, community)
+    sw = "1.3.6.1.4.1.1588.2.1.1.1.1.22.1"
+    types = corpus.column(community, f"{sw}.2")
+    names = corpus.column(community, f"{sw}.5")
+    values = corpus.column(community, f"{sw}.4")
+    by_type = {t: {names[i]: int(values[i]) for i in types if types[i] == t} for t in "123"}
+    assert series(samples, "chm_temperature_celsius") == {
+        (("sensor", n),): v for n, v in by_type["1"].items()
+    }
+    assert series(samples, "chm_fan_speed_rpm") == {
+        (("fan", n),): v for n, v in by_type["2"].items()
+    }
+    assert series(samples, "chm_psu_up") == {
+        (("psu", n), ("state", "nominal")): 1 for n in by_type["3"]
+    }
 
     community = "extreme/voss_8608"
     samples = await _probe(client, snmpsim_server.port, community)

@@ -58,11 +58,12 @@ def test_jobs_are_the_ones_the_rules_and_docs_name() -> None:
     config = load_yaml(REPO / "prometheus.yml")
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert set(jobs) == {
-        "chm_exporter", "chm_snmp", "chm_icmp", "chm_discovered", "chm_discovered_icmp"
+        "chm_exporter", "chm_snmp", "chm_ssh", "chm_icmp", "chm_discovered", "chm_discovered_icmp"
     }  # fmt: skip
     assert jobs["chm_snmp"]["params"] == {"module": ["auto"]}
+    assert jobs["chm_ssh"]["params"] == {"module": ["ios_ssh"]}
     assert jobs["chm_icmp"]["params"] == {"module": ["icmp"]}
-    for name in ("chm_snmp", "chm_icmp", "chm_discovered", "chm_discovered_icmp"):
+    for name in ("chm_snmp", "chm_ssh", "chm_icmp", "chm_discovered", "chm_discovered_icmp"):
         assert jobs[name]["metrics_path"] == "/probe"
         assert jobs[name]["scrape_timeout"] < jobs[name]["scrape_interval"]
     assert config["rule_files"] == ["rules/*.yml"]
@@ -105,9 +106,8 @@ def active_targets(base: str, timeout: float = 30.0) -> list[dict[str, Any]]:
         except OSError as exc:
             last = exc
         else:
-            if {t["labels"]["job"] for t in last} == {"chm_exporter", "chm_snmp", "chm_icmp"} and (
-                len(last) == 11
-            ):
+            jobs = {t["labels"]["job"] for t in last}
+            if jobs == {"chm_exporter", "chm_snmp", "chm_ssh", "chm_icmp"} and len(last) == 15:
                 return list(last)
         time.sleep(0.25)
     pytest.fail(f"Prometheus did not list the expected targets in {timeout} s: {last}")
@@ -142,6 +142,22 @@ def test_prometheus_builds_probe_targets_from_file_sd(prometheus: str) -> None:
     _, params, labels = query("chm_icmp", "192.0.2.21")
     assert params == {"module": ["icmp"], "target": ["192.0.2.21"]}
     assert labels["job"] == "chm_icmp"
+    # SSH-read devices: module ios_ssh unless the group's __ssh_module says otherwise; the
+    # SNMP job does not probe them, the ICMP job pings them.
+    path, params, labels = query("chm_ssh", "edge1.example.net")
+    assert (path, params) == ("/probe", {"module": ["ios_ssh"], "target": ["edge1.example.net"]})
+    assert labels == {
+        "instance": "edge1.example.net",
+        "job": "chm_ssh",
+        "site": "ams1",
+        "role": "edge",
+    }
+    _, params, labels = query("chm_ssh", "192.0.2.41")
+    assert params == {"module": ["eos_ssh"], "target": ["192.0.2.41"]}
+    assert not any(name.startswith("__") for name in labels)
+    assert ("chm_snmp", "edge1.example.net") not in by_key
+    _, params, _ = query("chm_icmp", "edge1.example.net")
+    assert params == {"module": ["icmp"], "target": ["edge1.example.net"]}
     # Every probe target goes to the exporter's address; the exporter job scrapes /metrics.
     exporter = by_key[next(k for k in by_key if k[0] == "chm_exporter")]
     exporter_host = urllib.parse.urlsplit(exporter["scrapeUrl"]).netloc

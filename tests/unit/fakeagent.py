@@ -54,6 +54,8 @@ class FakeAgent:
     v1: bool = False
     max_reply_varbinds: int | None = None
     too_big: Literal["timeout", "undecodable"] = "timeout"
+    max_get_bytes: int | None = None
+    """A GET reply whose values hold more bytes than this is undecodable (gufo's 4,080)."""
     refuse: bool = False
     silent: bool = False
     panic_on: str | None = None
@@ -131,7 +133,11 @@ class FakeClient:
         values = self._agent.values
         if self._agent.v1 and any(oid not in values for oid in oids):
             raise NoSuchNameError()
-        return {oid: values[oid] for oid in oids if oid in values}
+        found = {oid: values[oid] for oid in oids if oid in values}
+        limit = self._agent.max_get_bytes
+        if limit is not None and sum(len(str(v)) for v in found.values()) > limit:
+            raise UndecodableError("incomplete")
+        return found
 
     async def get(self, oid: str, wait: float) -> RawValue:
         """One value, or NoSuchNameError."""

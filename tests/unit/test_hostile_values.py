@@ -5,6 +5,7 @@ import pytest
 
 from chm_exporter.exposition import MetricSink
 from chm_exporter.profiles import WalkResult, evaluate_profiles
+from chm_exporter.profiles.evaluate import Evaluation
 from chm_exporter.profiles.loader import parse_profile
 
 PROFILE = parse_profile(
@@ -28,9 +29,9 @@ def _evaluate(columns: dict[str, dict[str, object]]) -> tuple[MetricSink, dict[s
     result = WalkResult()
     result.columns.update(columns)  # type: ignore[arg-type]
     sink = MetricSink()
-    dropped: dict[str, int] = {}
-    assert evaluate_profiles([PROFILE], result, sink, dropped=dropped)
-    return sink, dropped
+    evaluation = Evaluation()
+    assert evaluate_profiles([PROFILE], result, sink, evaluation=evaluation)
+    return sink, dict(evaluation.dropped)
 
 
 @pytest.mark.parametrize(

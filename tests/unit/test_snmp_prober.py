@@ -19,13 +19,16 @@ from chm_exporter.probe import ProbeOutcome, parse_request, run_probe
 from chm_exporter.probelog import ProbeLog
 from chm_exporter.probers import ProbeContext, Prober
 from chm_exporter.probers import snmp as snmp_prober
-from chm_exporter.probers.snmp.autoselect import SYS_OBJECT_ID
+from chm_exporter.probers.snmp.autoselect import SYS_DESCR, SYS_OBJECT_ID
 from chm_exporter.probers.snmp.device import SnmpDeviceState
 from chm_exporter.profiles import load_profiles
 from chm_exporter.selfmetrics import SelfMetrics
 from chm_exporter.ssh.sessions import SessionPool
 from chm_exporter.walk import RawValue, WalkResult
 from tests.unit.fakeagent import FakeAgent, serve_snmp_from
+
+SELECTION_GET = (SYS_OBJECT_ID, SYS_DESCR)
+"""The GET that auto-selection asks (the system profile's own GETs may start the same)."""
 
 CONFIG = """\
 modules:
@@ -86,7 +89,7 @@ async def test_auto_selection_asks_the_device_once(agent: FakeAgent, loaded: Loa
     for _ in range(3):
         outcome = await _probe(loaded, devices, "auto")
         assert outcome.success
-    selecting = [r for r in agent.asked("get_many") if r.oids[0] == SYS_OBJECT_ID]
+    selecting = [r for r in agent.asked("get_many") if r.oids == SELECTION_GET]
     assert len(selecting) == 1
 
 
@@ -99,7 +102,7 @@ async def test_a_reboot_seen_in_the_walked_uptime_makes_auto_select_again(
     outcome = await _probe(loaded, devices, "auto")
     assert "device rebooted" in outcome.log.text()
     await _probe(loaded, devices, "auto")
-    selecting = [r for r in agent.asked("get_many") if r.oids[0] == SYS_OBJECT_ID]
+    selecting = [r for r in agent.asked("get_many") if r.oids == SELECTION_GET]
     assert len(selecting) == 2
 
 

@@ -188,3 +188,17 @@ async def test_an_agent_repeating_an_oid_ends_the_walk(allow: bool) -> None:
             await walker.run(WalkPlan(walks=[ENDLESS]), result)
     assert len(agent.requests) == 1
     assert result.column(ENDLESS) == {"1": 1}
+
+
+async def test_a_get_reply_too_big_to_decode_is_asked_again_in_halves() -> None:
+    values: dict[str, RawValue] = {f"1.3.6.1.2.1.1.{i}.0": b"x" * 1000 for i in range(1, 9)}
+    values["1.3.6.1.2.1.1.9.0"] = b"y" * 5000  # alone still too big: left out, with the reason
+    agent = FakeAgent(values, max_get_bytes=4080)
+    result = WalkResult()
+    with pytest.raises(SnmpProbeError, match=r"GET 1\.3\.6\.1\.2\.1\.1\.9\.0: the reply cannot"):
+        await _walker(agent).run(WalkPlan(gets=sorted(values)), result)
+    assert {oid for oid in values if oid.endswith(".9.0")} == set(values) - set(result.columns)
+    sizes = [len(r.oids) for r in agent.asked("get_many")]
+    assert sizes[0] == 9
+    assert max(sizes[1:]) <= 5  # 9 → 4 + 5 → …
+    assert all(result.column(oid)[""] == values[oid] for oid in result.columns)

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from chm_exporter.config import load_config
 from chm_exporter.errors import ConfigError
+from chm_exporter.listener import LimitedSite
 from chm_exporter.server import create_app
 from chm_exporter.webconfig import WebConfig, load_web_config, ssl_context
 
@@ -62,8 +63,8 @@ async def _serve(tmp_path: Path, web_config: WebConfig) -> AsyncIterator[int]:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     assert web_config.tls_server_config is not None
-    site = web.TCPSite(
-        runner, "127.0.0.1", 0, ssl_context=ssl_context(web_config.tls_server_config)
+    site = LimitedSite(
+        runner, "127.0.0.1", 0, 100, ssl_context=ssl_context(web_config.tls_server_config)
     )
     await site.start()
     try:

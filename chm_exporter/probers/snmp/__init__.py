@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from chm_exporter.allowlist import TargetRules
+from chm_exporter.catalogue import declared
 from chm_exporter.config import AUTO_PROFILES, CommunityAuth, LoadedConfig, SnmpSettings, UsmAuth
 from chm_exporter.errors import RequestError
 from chm_exporter.exposition import MetricSink
@@ -22,17 +24,26 @@ from chm_exporter.probers.snmp.autoselect import auto_profiles
 from chm_exporter.probers.snmp.device import SnmpDeviceState, walked_uptime
 from chm_exporter.probers.snmp.lookups import remember_lookups, with_cached_lookups
 from chm_exporter.probers.snmp.planning import profile_names, profiles_and_plan
-from chm_exporter.profiles.evaluate import evaluate_profiles
+from chm_exporter.profiles.evaluate import Evaluation, evaluate_profiles
 from chm_exporter.profiles.model import Profile
 from chm_exporter.snmp.client import Connect
 from chm_exporter.snmp.walker import Walker, WalkStats
 from chm_exporter.walk import WalkResult
 
+_PHASE = declared("probe_snmp_duration_seconds", ("phase",))
+_PDUS = declared("probe_snmp_pdus_sent")
+_RETRIES = declared("probe_snmp_retries")
+_TIMEOUTS = declared("probe_snmp_timeouts")
+_VARBINDS = declared("probe_snmp_varbinds")
+_WALKS = declared("probe_snmp_walks")
+
 NAME = "snmp"
 DEFAULT_PORT = 161
-# How long past the deadline (or now, when later) evaluation may run; the event loop's clock is
-# time.monotonic(), as ctx.deadline's.
-EVALUATE_GRACE_SECONDS = 0.05
+# How long past the deadline evaluation may run (the answer is due by the deadline + 0.1 s:
+# this leaves rendering and HTTP their share), and at least, when emit starts later (a collect
+# that ignored its cancellation); the event loop's clock is time.monotonic(), as ctx.deadline's.
+EVALUATE_GRACE_SECONDS = 0.03
+EVALUATE_MIN_SECONDS = 0.01
 
 
 @dataclass(slots=True)
@@ -60,6 +71,14 @@ def credentials(request: ProbeRequest, config: LoadedConfig) -> str:
     return name
 
 
+def target_rules(
+    request: ProbeRequest, config: LoadedConfig, settings: SnmpSettings
+) -> tuple[str, TargetRules]:
+    """Where the request's auth may be sent (its `allowed_targets`)."""
+    name = request.credentials[NAME]
+    return f"auths.{name}", config.config.auths[name].allowed_targets
+
+
 def merge(settings: Sequence[SnmpSettings]) -> SnmpSettings:
     """Several modules' SNMP settings as one: the first's, with every module's profiles."""
     profiles = list(dict.fromkeys(p for s in settings for p in s.profiles))
@@ -84,7 +103,7 @@ async def collect(
     raw.started = time.perf_counter()
     auth_name = ctx.request.credentials[NAME]
     auth = ctx.config.config.auths[auth_name]
-    addr = await ctx.address("ip4")
+    addr = ctx.address()
     port = ctx.request.target.port or DEFAULT_PORT
     device = raw.device = ctx.devices.get(NAME, SnmpDeviceState, addr, str(port), auth_name)
     walker = Walker(
@@ -125,11 +144,16 @@ def emit(ctx: ProbeContext, settings: SnmpSettings, raw: SnmpRaw, sink: MetricSi
     complete and the agent answered something the profiles ask for."""
     walked = raw.walked if raw.walked is not None else time.perf_counter()
     # a walk cut at the deadline may hold a huge table: evaluate what fits in a short grace
-    stop_at = max(time.monotonic(), ctx.deadline) + EVALUATE_GRACE_SECONDS
-    dropped: dict[str, int] = {}
-    complete = evaluate_profiles(raw.profiles, raw.result, sink, stop_at, dropped)
+    stop_at = max(ctx.deadline + EVALUATE_GRACE_SECONDS, time.monotonic() + EVALUATE_MIN_SECONDS)
+    evaluation = Evaluation()
+    complete = evaluate_profiles(raw.profiles, raw.result, sink, stop_at, evaluation)
+    if evaluation.collapsed:
+        ctx.log.warning(
+            "snmp: %d samples replaced another row's (no label tells them apart)",
+            evaluation.collapsed,
+        )
     evaluated = time.perf_counter()
-    for reason, count in dropped.items():
+    for reason, count in sorted(evaluation.dropped.items()):
         ctx.log.warning("snmp: %d values left out (%s)", count, reason.replace("_", " "))
         ctx.metrics.samples_dropped.labels(reason).inc(count)
     ok = raw.walked is not None
@@ -168,14 +192,16 @@ def _auth_text(name: str, auth: CommunityAuth | UsmAuth) -> str:
 
 
 def _emit_stats(sink: MetricSink, stats: WalkStats, walk_s: float, eval_s: float) -> None:
-    help_phase = "Time the SNMP prober spent per phase (walk: on the network; evaluate: CPU)."
-    sink.add("probe_snmp_duration_seconds", walk_s, {"phase": "walk"}, help_phase)
-    sink.add("probe_snmp_duration_seconds", eval_s, {"phase": "evaluate"}, help_phase)
-    sink.add("probe_snmp_pdus_sent", stats.pdus_sent, None, "SNMP request PDUs sent.")
-    sink.add("probe_snmp_retries", stats.retries, None, "SNMP requests sent again after a timeout.")
-    sink.add("probe_snmp_timeouts", stats.timeouts, None, "SNMP requests that got no answer.")
-    sink.add("probe_snmp_varbinds", stats.varbinds, None, "Variable bindings received.")
-    sink.add("probe_snmp_walks", stats.walks, None, "Columns walked (each asked once).")
+    sink.add(_PHASE.name, walk_s, {"phase": "walk"}, _PHASE.help)
+    sink.add(_PHASE.name, eval_s, {"phase": "evaluate"}, _PHASE.help)
+    for metric, value in (
+        (_PDUS, stats.pdus_sent),
+        (_RETRIES, stats.retries),
+        (_TIMEOUTS, stats.timeouts),
+        (_VARBINDS, stats.varbinds),
+        (_WALKS, stats.walks),
+    ):
+        sink.add(metric.name, value, None, metric.help)
 
 
 def _count(ctx: ProbeContext, stats: WalkStats) -> None:
