@@ -67,6 +67,7 @@ SECRETS = {
     "snmp_community": "public",
     "snmp_v3_auth_password": "sharding-auth-password",
     "snmp_v3_priv_password": "sharding-priv-password",
+    "ssh_password": "sharding-ssh-password",
 }
 
 
