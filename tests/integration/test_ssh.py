@@ -11,8 +11,6 @@ from typing import Any
 
 import asyncssh
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
 from chm_exporter.catalogue import catalogue
 from chm_exporter.server import STATE
@@ -25,9 +23,7 @@ from tests.servers.ssh_device import (
     corpus_outputs,
     read_recording,
 )
-from tests.unit.clients import ClientFactory
-
-Client = TestClient[Any, web.Application]
+from tests.unit.clients import Client, ClientFactory
 
 
 @pytest.fixture

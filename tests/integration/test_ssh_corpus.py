@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 import yaml
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from chm_exporter.ssh.logs import severity_name
@@ -25,8 +24,8 @@ from tests.servers.ssh_device import (
     corpus_recordings,
     read_recording,
 )
+from tests.unit.clients import Client
 
-Client = TestClient[Any, web.Application]
 Oracle = Callable[[Any, Scrape], None]
 
 # Recordings the profiles deliberately do not read, and why.

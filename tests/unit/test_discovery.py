@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 from prometheus_client import CollectorRegistry
 
 from chm_exporter.config import CommunityAuth, LoadedConfig, UsmAuth, load_config, parse_config
@@ -36,9 +34,8 @@ from chm_exporter.profiles import WalkPlan, WalkResult
 from chm_exporter.profiles.loader import load_profiles
 from chm_exporter.selfmetrics import DiscoveryMetrics
 from chm_exporter.server import create_app
-from tests.unit.clients import ClientFactory
+from tests.unit.clients import Client, ClientFactory
 
-Client = TestClient[web.Request, web.Application]
 SYS: dict[str, object] = {
     "1.3.6.1.2.1.1.1.0": b"Juniper Networks, Inc. ex4300-48t Ethernet Switch, kernel JUNOS 21.4R3",
     "1.3.6.1.2.1.1.2.0": "1.3.6.1.4.1.2636.1.1.1.2.133",

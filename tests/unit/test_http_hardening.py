@@ -5,17 +5,15 @@ import asyncio
 import re
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
 
 from chm_exporter.cli import KEEPALIVE_TIMEOUT
 from chm_exporter.config import load_config
 from chm_exporter.configproc import load_config_isolated
 from chm_exporter.server import STATE, create_app
-from tests.unit.clients import ClientFactory
+from tests.unit.clients import Client, ClientFactory
 from tests.unit.test_yamlfile import MERGE_BOMB, SECRET
 
 CONFIG = f"""\
@@ -27,7 +25,6 @@ modules:
   pong:
     icmp: {{count: 1, interval: 0}}
 """
-Client = TestClient[Any, web.Application]
 
 
 @pytest.fixture
