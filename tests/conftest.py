@@ -7,6 +7,9 @@ the session at collection with one line when it is missing (see
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+
 import pytest
 
 from tests.servers.corpus_location import missing_corpus
@@ -25,3 +28,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         message = missing_corpus()
         if message is not None:
             raise pytest.UsageError(message)
+
+
+@pytest.fixture(autouse=True)
+def _root_logger_restored() -> Iterator[None]:
+    """Undo what a test's in-process `cli.main` does to the root logger.
+
+    `setup_logging` binds a handler to the sys.stderr of the moment, which under pytest is the
+    capture of that one test: later tests would log into a closed file.
+    """
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
