@@ -103,13 +103,10 @@ def evaluate_profiles(
 
 
 def _answered(table: Table, result: WalkResult) -> bool:
-    """Whether the agent gave any value for one of the table's metric sources."""
-    return any(
-        value is not None
-        for metric in table.metrics
-        for source in metric.sources
-        for value in result.column(source.oid).values()
-    )
+    """Whether the agent gave any value for one of the table's `rows:` columns or metric
+    sources (an info metric has no source: its rows decide)."""
+    columns = [*(table.rows or ()), *(s.oid for metric in table.metrics for s in metric.sources)]
+    return any(value is not None for oid in columns for value in result.column(oid).values())
 
 
 def _device_info_field(spec: LabelSpec, result: WalkResult) -> str | None:
@@ -338,9 +335,14 @@ def _metric_value(
             else:
                 value = _times(value, 10.0 ** (factor.pow10 * f_raw))  # type: ignore[operator]
         if metric.log10 is not None:
-            if value <= 0:
+            if value < 0:
                 return None
-            value = metric.log10.scale * math.log10(value) + metric.log10.offset
+            # 0 W (no light) is -inf dBm: no sample, counted as not finite by the caller
+            value = (
+                -math.inf
+                if value == 0
+                else metric.log10.scale * math.log10(value) + metric.log10.offset
+            )
         return value
     return None
 
@@ -457,6 +459,8 @@ def _finish(spec: LabelSpec, text: str | None, mapped: bool = False) -> str | No
     if text is not None and spec.regex is not None and not mapped:
         match = _regex(spec.regex).search(text)
         text = (match.group(1) if match.groups() else match.group(0)) if match else None
+    if text and spec.template is not None:
+        text = spec.template.replace("{}", text, 1)
     return text if text else (spec.default or None)
 
 

@@ -193,6 +193,11 @@ class LabelSpec(_Model):
     )
     map: dict[int | str, str] | None = None
     regex: Regex | None = Field(default=None, description="keep the first group of a match")
+    template: str | None = Field(
+        default=None,
+        description="the text put in a template, `{}` standing for it (`Fan tray {}`)",
+        pattern=r"^[^{}]*\{\}[^{}]*$",
+    )
     default: str = ""
 
     @model_validator(mode="after")
@@ -264,7 +269,8 @@ class Factor(_Model):
 
 class Log10(_Model):
     """A last step: value = scale x log10(value) + offset (watts to dBm: 10, 30). A value of 0
-    or less has no logarithm and gives no sample."""
+    (no light) is -inf dBm: no sample, counted as dropped ``not_finite``; a negative value
+    has no logarithm and gives no sample."""
 
     scale: float = 10.0
     offset: float = 0.0
@@ -364,7 +370,7 @@ class Table(_Model):
     metrics: list[MetricSpec] = Field(min_length=1)
     replaces: list[str] = Field(
         default_factory=list,
-        description="`profile.table`s left out when this table's sources answered",
+        description="`profile.table`s left out when this table's rows or sources answered",
     )
 
     @field_validator("labels")

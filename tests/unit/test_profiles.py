@@ -12,6 +12,7 @@ import yaml
 from chm_exporter.errors import ConfigError
 from chm_exporter.exposition import LabelValues, MetricSink, Number
 from chm_exporter.profiles import WalkResult, evaluate_profiles, load_profiles, plan_walks
+from chm_exporter.profiles.evaluate import Evaluation
 from chm_exporter.profiles.loader import expand_includes, parse_profile
 from chm_exporter.profiles.model import Profile
 from chm_exporter.profiles.values import RawValue
@@ -425,6 +426,46 @@ tables:
 def test_log10_turns_watts_into_dbm_and_zero_into_no_sample() -> None:
     got = _samples(_profile(DBM), {"1.3.6.1.2.1.99.1.1.1.4": {"1": 1, "2": 0}}, "rx_dbm")
     assert got == {("1",): pytest.approx(0.0)}  # 1 mW = 0 dBm; 0 W has no dBm
+
+
+def test_zero_watts_is_counted_as_not_finite_and_negative_watts_give_nothing() -> None:
+    result = WalkResult()
+    result.columns.update({"1.3.6.1.2.1.99.1.1.1.4": {"1": 0, "2": -5, "3": 2}})
+    sink = MetricSink()
+    evaluation = Evaluation()
+    evaluate_profiles([_profile(DBM)], result, sink, evaluation=evaluation)
+    fam = sink.get("rx_dbm")
+    assert fam is not None
+    assert dict(fam.samples) == {("3",): pytest.approx(3.0103, abs=1e-4)}
+    assert evaluation.dropped == {"not_finite": 1}  # 10 log10(0 W) = -inf: no light
+
+
+TEMPLATED = """
+name: trays
+tables:
+  - name: t
+    labels:
+      fan: {index: 0, template: 'Fan tray {}'}
+      kind: {oid: 1.3.6.1.2.1.99.1.1.1.1, map: {1: front}, template: '{} side', default: none}
+    metrics:
+      - {name: fan_up, help: h 1.3.6.1.2.1.99.1.1.1.4, oid: 1.3.6.1.2.1.99.1.1.1.4}
+"""
+
+
+def test_label_template_names_a_bare_index_and_leaves_the_default_alone() -> None:
+    got = _samples(
+        _profile(TEMPLATED),
+        {"1.3.6.1.2.1.99.1.1.1.4": {"1": 1, "2": 0}, "1.3.6.1.2.1.99.1.1.1.1": {"1": 1}},
+        "fan_up",
+    )
+    assert got == {("Fan tray 1", "front side"): 1, ("Fan tray 2", "none"): 0}
+
+
+def test_label_template_needs_exactly_one_placeholder() -> None:
+    with pytest.raises(ConfigError):
+        _profile(TEMPLATED.replace("'Fan tray {}'", "'Fan tray'"))
+    with pytest.raises(ConfigError):
+        _profile(TEMPLATED.replace("'Fan tray {}'", "'{} tray {}'"))
 
 
 SUBTYPED_IDS = """
