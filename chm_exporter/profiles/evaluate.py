@@ -210,7 +210,10 @@ def _evaluate_table(
         base = tuple(
             _label_value(spec, result, index, parts) or "" for spec in table.labels.values()
         )
+        given: set[str] = set()
         for metric, family, bounds, distinct in families:
+            if metric.unless and given.intersection(metric.unless):
+                continue
             try:
                 value = _metric_value(metric, result, index, evaluation.dropped)
             except (OverflowError, ValueError):  # 10.0 ** 400, int() of a 1e309-sized float
@@ -227,6 +230,7 @@ def _evaluate_table(
                     _label_value(spec, result, index, parts) or ""
                     for spec in metric.labels.values()
                 )
+            given.add(metric.name)
             if not _place(family, labels, value, (table_id, index), distinct, evaluation.owners):
                 evaluation.collapsed += 1
     return True

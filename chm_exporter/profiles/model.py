@@ -298,6 +298,10 @@ class MetricSpec(_Model):
     skip: list[int | float | str] = Field(
         default_factory=list, description="raw values that mean 'no reading': no sample"
     )
+    unless: list[str] = Field(
+        default_factory=list,
+        description="metrics listed before in the table: no sample on a row where one gave one",
+    )
     labels: dict[str, LabelSpec] = Field(default_factory=dict)
 
     @field_validator("name")
@@ -377,6 +381,20 @@ class Table(_Model):
     @classmethod
     def _label_names(cls, value: dict[str, LabelSpec]) -> dict[str, LabelSpec]:
         return _check_label_names(value)
+
+    @model_validator(mode="after")
+    def _unless_names_earlier_metrics(self) -> Table:
+        """A metric's `unless` names metrics listed before it in the same table (a row's
+        samples are made in the table's order)."""
+        for position, metric in enumerate(self.metrics):
+            earlier = {m.name for m in self.metrics[:position]}
+            unknown = [name for name in metric.unless if name not in earlier]
+            if unknown:
+                raise ValueError(
+                    f"metric {metric.name}: `unless` names {unknown}, not metrics listed before "
+                    "it in this table"
+                )
+        return self
 
     @model_validator(mode="after")
     def _catalogue_labels(self) -> Table:

@@ -15,7 +15,9 @@ model/version  the texts are equal, or one is a run of whole words of the other
 ports          LibreNMS's ifIndex is one of our interfaces (``chm_interface_info``)
 processors     one of our CPUs is within 1 point of its figure, or of another
                averaging window of the same CPU in the walk (5 s / 1 min / 5 min)
-memory_pools   one of our pools' used bytes is within 1 % of LibreNMS's used
+memory_pools   one of our pools' used bytes is within 1 % of LibreNMS's used; a pool
+               LibreNMS knows only as a share: our used share (used / (used + free),
+               or chm_memory_utilization_ratio) within 1 point
 temperatures   one of our temperatures (device or optic) is within 0.5 °C
 fan_speeds     one of our fan speeds is within 1 %
 optics         one of our optical powers (receive or transmit) is within 0.1 dB
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -71,7 +74,7 @@ OURS: Mapping[str, tuple[str, ...]] = {
     "serial": ("chm_device_info",),
     "ports": ("chm_interface_info", "chm_interface_up"),
     "processors": ("chm_cpu_utilization_ratio",),
-    "memory_pools": ("chm_memory_used_bytes",),
+    "memory_pools": ("chm_memory_used_bytes", "chm_memory_utilization_ratio"),
     "temperatures": ("chm_temperature_celsius", "chm_optic_temperature_celsius"),
     "fan_speeds": ("chm_fan_speed_rpm",),
     "optics": ("chm_optic_rx_power_dbm", "chm_optic_tx_power_dbm"),
@@ -228,7 +231,8 @@ class Observed:
     labels: Mapping[str, str]
     value: float
     share: float | None = None
-    """Memory pools: used / (used + free), where we export both."""
+    """Memory pools: used / (used + free) where we export both, or the pool's utilization
+    ratio where the device gives only that (its value is then NaN: no byte count)."""
 
 
 def expectations(walk: Walk) -> dict[str, list[Expected]]:
@@ -368,13 +372,10 @@ def _mempools(data: Mapping[str, Any], out: dict[str, list[Expected]]) -> None:
         used = float(used)
         name = str(pool.get("mempool_descr") or pool.get("mempool_index"))
         if _percent_only(pool):
-            # LibreNMS had only the share (its total is 100): compare the share, 1 point.
+            # LibreNMS had only the share (its total is 100 units): compare the share, 1 point.
+            share = used / float(pool["mempool_total"])
             out["memory_pools"].append(
-                Expected(
-                    name,
-                    _share_within(used / 100),
-                    f"{used:g} % used",
-                )
+                Expected(name, _share_within(share), f"{100 * share:g} % used")
             )
             continue
         out["memory_pools"].append(
@@ -388,9 +389,12 @@ def _share_within(share: float) -> Callable[[Observed], bool]:
 
 
 def _percent_only(pool: Mapping[str, Any]) -> bool:
-    """A pool LibreNMS knows only as a share: total 100, no column for used or free."""
+    """A pool LibreNMS knows only as a share: no column for used or free, and a total of 100
+    of its units (``mempool_precision`` bytes each: 100 MiB for a percentage it scaled by
+    1048576 as if it were a size in MiB)."""
+    precision = pool.get("mempool_precision") or 1
     return (
-        pool.get("mempool_total") == 100
+        pool.get("mempool_total") == 100 * precision
         and not pool.get("mempool_used_oid")
         and not pool.get("mempool_free_oid")
     )
@@ -487,6 +491,10 @@ def observations(samples: Mapping[SampleKey, float]) -> dict[str, list[Observed]
     by_metric["chm_memory_used_bytes"] = [
         Observed(o.labels, o.value, _share(o.value, free.get(tuple(sorted(o.labels.items())))))
         for o in by_metric.get("chm_memory_used_bytes", [])
+    ]
+    by_metric["chm_memory_utilization_ratio"] = [
+        Observed(o.labels, math.nan, o.value)
+        for o in by_metric.get("chm_memory_utilization_ratio", [])
     ]
     return {
         category: [o for metric in metrics for o in by_metric.get(metric, [])]
