@@ -22,7 +22,9 @@ temperatures   one of our temperatures (device or optic) is within 0.5 °C
 fan_speeds     one of our fan speeds is within 1 %
 optics         one of our optical powers (receive or transmit) is within 0.1 dB
 fan_states     one of our fans is up exactly when LibreNMS's state is ok
-psu_states     one of our supplies is up exactly when LibreNMS's state is ok
+psu_states     one of our supplies is up exactly when LibreNMS's state is ok (a supply
+               LibreNMS lists again from another MIB, with the same entPhysicalIndex, is
+               named ``... (entPhysicalIndex N again)``)
 neighbours     we have a neighbour of that protocol on that local port, else any
                neighbour of that protocol left over
 =============  ====================================================================
@@ -410,6 +412,7 @@ def _sensors(data: Mapping[str, Any], out: dict[str, list[Expected]]) -> None:
         (s["state_name"], int(s["state_value"])): int(s["state_generic_value"])
         for s in module.get("state_indexes", [])
     }
+    supplies: set[int] = set()
     for sensor in module.get("sensors", []):
         value = sensor.get("sensor_current")
         descr = str(sensor.get("sensor_descr") or sensor.get("sensor_index"))
@@ -418,6 +421,12 @@ def _sensors(data: Mapping[str, Any], out: dict[str, list[Expected]]) -> None:
             category = state_category(str(sensor.get("state_name")), descr)
             if category is None:
                 continue
+            entity = sensor.get("entPhysicalIndex")
+            if category == "psu_states" and entity:
+                # the same supply from a second MIB (ENVMON beside ENTITY-FRU-CONTROL)
+                if int(entity) in supplies:
+                    descr = f"{descr} (entPhysicalIndex {entity} again)"
+                supplies.add(int(entity))
             generic = (
                 states.get((str(sensor.get("state_name")), int(value)))
                 if value is not None

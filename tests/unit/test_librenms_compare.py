@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 import pytest
 
 from tests.integration import librenms
+from tests.integration.exposition import SampleKey
 from tests.integration.librenms import Expected, Observed, Outcome, Waiver
 
 
@@ -72,3 +75,83 @@ def test_exceptions_take_out_disagreements_and_refuse_stale_or_unread() -> None:
     assert len(problems) == 2
     assert "table we do not read" in problems[0]
     assert "stale" in problems[1]
+
+
+def _pool_items(pool: dict[str, object]) -> list[Expected]:
+    out: dict[str, list[Expected]] = defaultdict(list)
+    librenms._mempools({"mempools": {"discovery": {"mempools": [pool]}}}, out)
+    return out["memory_pools"]
+
+
+def test_a_percent_only_pool_is_compared_by_share_whatever_librenms_scaled_it_by() -> None:
+    """LibreNMS scaled dellNetCpuUtilMemUsage (30 %) by its precision as if it were MiB."""
+    (item,) = _pool_items(
+        {
+            "mempool_descr": "Memory Usage",
+            "mempool_used": 31457280,
+            "mempool_total": 104857600,
+            "mempool_precision": 1048576,
+        }
+    )
+    assert item.shown == "30 % used"
+    ours_bytes = Observed({"pool": "2.1.1"}, 644245094.4, share=0.30)
+    ours_ratio = Observed({"pool": "2.1.1"}, float("nan"), share=0.305)
+    assert item.accepts(ours_bytes)
+    assert item.accepts(ours_ratio)
+    assert not item.accepts(Observed({"pool": "x"}, 31457280, share=0.5))
+
+
+def test_a_ratio_only_pool_never_matches_a_byte_count() -> None:
+    """Our ratio series carry no byte count: a pool LibreNMS has in bytes (even 0 B) is not
+    theirs."""
+    (item,) = _pool_items(
+        {
+            "mempool_descr": "FPC",
+            "mempool_used": 0,
+            "mempool_total": 535822336,
+            "mempool_precision": 1,
+        }
+    )
+    samples: dict[SampleKey, float] = {("chm_memory_utilization_ratio", (("pool", "0"),)): 0.5}
+    (ours,) = librenms.observations(samples)["memory_pools"]
+    assert ours.share == 0.5
+    assert not item.accepts(ours)
+
+
+def test_a_supply_listed_again_from_another_mib_is_named_so() -> None:
+    sensors = [
+        {
+            "sensor_class": "state",
+            "state_name": "cefcFRUPowerOperStatus",
+            "sensor_descr": "Switch 1 - Power Supply A",
+            "sensor_current": 2,
+            "entPhysicalIndex": 1013,
+        },
+        {
+            "sensor_class": "state",
+            "state_name": "ciscoEnvMonSupplyState",
+            "sensor_descr": "Switch 1 - Power Supply A, Normal",
+            "sensor_current": 1,
+            "entPhysicalIndex": 1013,
+        },
+        {
+            "sensor_class": "state",
+            "state_name": "ciscoEnvMonSupplyState",
+            "sensor_descr": "Switch 2 - Power Supply A, Normal",
+            "sensor_current": 1,
+            "entPhysicalIndex": 2013,
+        },
+    ]
+    states = [
+        {"state_name": "cefcFRUPowerOperStatus", "state_value": 2, "state_generic_value": 0},
+        {"state_name": "ciscoEnvMonSupplyState", "state_value": 1, "state_generic_value": 0},
+    ]
+    out: dict[str, list[Expected]] = defaultdict(list)
+    librenms._sensors(
+        {"sensors": {"discovery": {"sensors": sensors, "state_indexes": states}}}, out
+    )
+    assert [e.item for e in out["psu_states"]] == [
+        "Switch 1 - Power Supply A",
+        "Switch 1 - Power Supply A, Normal (entPhysicalIndex 1013 again)",
+        "Switch 2 - Power Supply A, Normal",
+    ]

@@ -610,3 +610,46 @@ def test_replacing_an_unknown_table_is_refused(tmp_path: Path) -> None:
     (tmp_path / "ucd2.yaml").write_text(REPLACING.replace("name: ucd", "name: ucd2"))
     with pytest.raises(ConfigError, match=r"replaces: 'hr\.memory' is not a profile's table"):
         load_profiles([tmp_path])
+
+
+SHARE_UNLESS_SIZE = """
+name: mem
+tables:
+  - name: mem
+    labels: {pool: {index: 0}}
+    where: [{oid: 1.3.6.1.9.8, not_in: [0]}]
+    metrics:
+      - name: chm_memory_used_bytes
+        oid: 1.3.6.1.9.10
+        skip: [0]
+        factors: [{oid: 1.3.6.1.9.8, value: true, scale: 0.01}]
+      - name: chm_memory_utilization_ratio
+        oid: 1.3.6.1.9.8
+        scale: 0.01
+        unless: [chm_memory_used_bytes]
+"""
+
+
+def test_unless_gives_the_share_only_where_the_size_is_unknown() -> None:
+    """Row 1 has a size, row 2 a size of 0 (unknown), row 3 none: only rows 2 and 3 get the
+    ratio; row 1 gets bytes instead."""
+    profile = _profile(SHARE_UNLESS_SIZE)
+    columns: Columns = {
+        "1.3.6.1.9.8": {"1": 25, "2": 13, "3": 40},
+        "1.3.6.1.9.10": {"1": 1000, "2": 0},
+    }
+    assert _samples(profile, columns, "chm_memory_used_bytes") == {("1",): 250}
+    assert _samples(profile, columns, "chm_memory_utilization_ratio") == {
+        ("2",): pytest.approx(0.13),
+        ("3",): pytest.approx(0.40),
+    }
+
+
+@pytest.mark.parametrize(
+    "unless",
+    ["[chm_memory_free_bytes]", "[chm_memory_utilization_ratio]"],
+    ids=["not-in-table", "itself"],
+)
+def test_unless_names_only_metrics_listed_before(unless: str) -> None:
+    with pytest.raises(ConfigError, match="not metrics listed before"):
+        _profile(SHARE_UNLESS_SIZE.replace("[chm_memory_used_bytes]", unless))
