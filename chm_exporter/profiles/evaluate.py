@@ -128,8 +128,12 @@ def _index_order(index: str) -> tuple[int, ...]:
 
 def _row_matches(conditions: list[Condition], result: WalkResult, index: str) -> bool:
     for cond in conditions:
-        row = index if cond.key is None else _lookup_row(cond.key, result, index, None)
-        raw = result.column(cond.oid).get(row)
+        raw: RawValue
+        if cond.index is not None:
+            raw = ".".join(index.split(".")[cond.index[0] : cond.index[1]]) or None
+        else:
+            row = index if cond.key is None else _lookup_row(cond.key, result, index, None)
+            raw = result.column(cond.oid or "").get(row)
         if cond.regex is not None:
             text = as_text(raw)
             if text is None or not _regex(cond.regex).search(text):
@@ -310,6 +314,10 @@ def _metric_value(
         raw = result.column(source.oid).get(index)
         if raw is None:
             continue
+        if metric.regex is not None:
+            raw = _regex_number(metric.regex, raw)
+            if raw is None:  # no figure in this text: the next source
+                continue
         if metric.skip and raw in metric.skip:
             dropped["no_reading"] += 1
             return None
@@ -349,6 +357,15 @@ def _metric_value(
             )
         return value
     return None
+
+
+def _regex_number(pattern: str, raw: RawValue) -> str | None:
+    """The first group (or the whole match) of a search in a text value; None without a match."""
+    text = as_text(raw)
+    match = _regex(pattern).search(text) if text is not None else None
+    if match is None:
+        return None
+    return match.group(1) if match.groups() else match.group(0)
 
 
 def _with_terms(

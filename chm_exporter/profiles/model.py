@@ -149,10 +149,14 @@ class Condition(_Model):
     The column is read at the row's own index, or at another row with `key:` (e.g. the
     ifIndex part of a per-lane index, to test the per-module table). `regex` searches the
     column's text (e.g. a sensor named "... Receive Power Sensor"); a row without the column
-    does not match.
+    does not match. With `index:` in place of `oid:` the test is on part of the row's own
+    index (a table indexed by entity and averaging interval: `{index: 1, in: [2]}`).
     """
 
-    oid: Oid
+    oid: Oid | None = None
+    index: IndexSlice | None = Field(
+        default=None, description="test this part of the row index instead of a column"
+    )
     key: LookupKey | None = Field(default=None, description="row of `oid` to test; default ours")
     in_: list[int | str] | None = Field(default=None, alias="in")
     not_in: list[int | str] | None = None
@@ -160,6 +164,14 @@ class Condition(_Model):
     not_regex: Regex | None = Field(
         default=None, description="the column's text must not match (a row without it passes)"
     )
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> Condition:
+        if (self.oid is None) == (self.index is None):
+            raise ValueError("a condition needs exactly one of `oid` or `index`")
+        if self.index is not None and self.key is not None:
+            raise ValueError("`key` goes with `oid`: `index` tests the row's own index")
+        return self
 
     @model_validator(mode="after")
     def _one_test(self) -> Condition:
@@ -297,6 +309,10 @@ class MetricSpec(_Model):
     log10: Log10 | None = Field(default=None, description="after factors: scale*log10+offset")
     skip: list[int | float | str] = Field(
         default_factory=list, description="raw values that mean 'no reading': no sample"
+    )
+    regex: Regex | None = Field(
+        default=None,
+        description="a text value: the number is the first group of the first match (search)",
     )
     unless: list[str] = Field(
         default_factory=list,

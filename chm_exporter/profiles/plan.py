@@ -55,7 +55,8 @@ def _condition_oids(conditions: list[Condition]) -> list[str]:
     """The columns `where:` tests, and the key columns that find the row to test."""
     oids: list[str] = []
     for cond in conditions:
-        oids.append(cond.oid)
+        if cond.oid is not None:
+            oids.append(cond.oid)
         if cond.key is not None and cond.key.oid is not None:
             oids.append(cond.key.oid)
     return oids

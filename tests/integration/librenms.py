@@ -14,7 +14,8 @@ model/version  the texts are equal, or one is a run of whole words of the other
                no expectation
 ports          LibreNMS's ifIndex is one of our interfaces (``chm_interface_info``)
 processors     one of our CPUs is within 1 point of its figure, or of another
-               averaging window of the same CPU in the walk (5 s / 1 min / 5 min)
+               averaging window of the same CPU in the walk (5 s / 1 min / 5 min: other
+               columns, other index rows, or the other figures of a text giving several)
 memory_pools   one of our pools' used bytes is within 1 % of LibreNMS's used; a pool
                LibreNMS knows only as a share: our used share (used / (used + free),
                or chm_memory_utilization_ratio) within 1 point
@@ -342,8 +343,18 @@ def _cpu_within(targets: frozenset[float]) -> Callable[[Observed], bool]:
     return lambda o: any(abs(o.value * 100 - x) <= 1 + 1e-9 for x in targets)
 
 
+# Columns indexed by <entity>.<window>: LibreNMS may read another window of the same entity.
+_CPU_INDEX_WINDOWS = {
+    # CISCO-ENTITY-QFP-MIB ceqfpUtilProcessingLoad: 5 s, 1 min, 5 min, 1 h
+    "1.3.6.1.4.1.9.9.715.1.1.6.1.14": (1, 2, 3, 4),
+}
+_WINDOW_FIGURE = re.compile(r"\(\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*\)")
+
+
 def _other_windows(walk: Walk, oid: str) -> list[float]:
-    """The walk's values of the same CPU over other windows, for a LibreNMS processor OID."""
+    """The walk's values of the same CPU over other windows, for a LibreNMS processor OID: the
+    other columns of its group, or every figure of a text that gives several windows at once
+    (``5 Secs ( 96.49%)   60 Secs ( 54.22%)  300 Secs ( 38.26%)``)."""
     oid = oid.lstrip(".")
     rec = recording(walk)
     for group in _CPU_WINDOWS:
@@ -352,7 +363,12 @@ def _other_windows(walk: Walk, oid: str) -> list[float]:
                 index = oid[len(column) + 1 :]
                 values = [rec.get(f"{c}.{index}") for c in group]
                 return [float(v) for v in values if v is not None and _is_number(v)]
-    return []
+    for column, windows in _CPU_INDEX_WINDOWS.items():
+        if oid.startswith(column + "."):
+            entity = oid[len(column) + 1 :].rsplit(".", 1)[0]
+            values = [rec.get(f"{column}.{entity}.{w}") for w in windows]
+            return [float(v) for v in values if v is not None and _is_number(v)]
+    return [float(x) for x in _WINDOW_FIGURE.findall(rec.get(oid, ""))]
 
 
 def _is_number(text: str) -> bool:

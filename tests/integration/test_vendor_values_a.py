@@ -162,6 +162,27 @@ async def test_iosxe_c9600_enhanced_mempool_and_sensor(
     assert len(temps) == len(set(temps))
 
 
+async def test_iosxe_c1100_forwarding_processor_and_fru_power_supply(
+    client: Client, snmpsim_server: Snmpsim
+) -> None:
+    community = "cisco_ios/iosxe_c1100tgx"
+    samples = await _probe(client, snmpsim_server.port, community)
+    # CISCO-ENTITY-QFP-MIB ceqfpUtilProcessingLoad, entity 9001, 1-minute row (interval 2)
+    qfp = "1.3.6.1.4.1.9.9.715.1.1.6.1.14"
+    assert recorded_text(community, f"{ENT_NAME}.9001") == "qfp F0/0"
+    assert (
+        one(samples, "chm_cpu_utilization_ratio", cpu="qfp F0/0")
+        == recorded_int(community, f"{qfp}.9001.2") / 100
+    )
+    assert len(corpus.column(community, qfp)) == 4  # four windows, one series
+    # No CISCO-ENVMON supply here: the power supply comes from CISCO-ENTITY-FRU-CONTROL-MIB.
+    assert not corpus.column(community, f"{ENVMON}.5.1.3")
+    assert recorded_int(community, "1.3.6.1.4.1.9.9.117.1.1.2.1.2.3") == 2
+    assert series(samples, "chm_psu_up") == {
+        (("psu", recorded_text(community, f"{ENT_NAME}.3")), ("state", "on")): 1
+    }
+
+
 async def test_nxos_n3k_values(client: Client, snmpsim_server: Snmpsim) -> None:
     community = "cisco_nxos/nxos_n3k-3064pq"
     samples = await _probe(client, snmpsim_server.port, community)

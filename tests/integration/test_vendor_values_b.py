@@ -167,6 +167,12 @@ async def test_junos_ex4600_four_lane_optic_and_srx_fan_state(
     assert len(spus) == 12
     for index, value in spus.items():
         assert one(samples, "chm_cpu_utilization_ratio", cpu=index) == int(value) / 100
+    # ... and their memory, a share only (jnxJsSPUMonitoringMemoryUsage): no byte count
+    shares = corpus.column(community, "1.3.6.1.4.1.2636.3.39.1.12.1.1.1.5")
+    assert series(samples, "chm_memory_utilization_ratio") == {
+        (("pool", index),): pytest.approx(int(value) / 100) for index, value in shares.items()
+    }
+    assert not set(shares) & {dict(k)["pool"] for k in series(samples, "chm_memory_used_bytes")}
 
 
 async def test_arista_thresholds(client: Client, snmpsim_server: Snmpsim) -> None:
@@ -331,6 +337,11 @@ async def test_extreme_values(client: Client, snmpsim_server: Snmpsim) -> None:
     assert series(samples, "chm_psu_up") == {
         (("psu", n), ("state", "nominal")): 1 for n in by_type["3"]
     }
+    # memory: total .2 and free .3 in KB
+    mem = "1.3.6.1.4.1.1588.3.1.13.1.1.1"
+    total, free = (int(corpus.column(community, f"{mem}.{c}")["1"]) * 1024 for c in (2, 3))
+    assert one(samples, "chm_memory_used_bytes", pool="1") == total - free
+    assert one(samples, "chm_memory_free_bytes", pool="1") == free
 
     community = "extreme/voss_8608"
     samples = await _probe(client, snmpsim_server.port, community)

@@ -653,3 +653,66 @@ def test_unless_gives_the_share_only_where_the_size_is_unknown() -> None:
 def test_unless_names_only_metrics_listed_before(unless: str) -> None:
     with pytest.raises(ConfigError, match="not metrics listed before"):
         _profile(SHARE_UNLESS_SIZE.replace("[chm_memory_used_bytes]", unless))
+
+
+WINDOWS_IN_TEXT = """
+name: cpu
+tables:
+  - name: cpu
+    scalar: true
+    labels: {cpu: {value: system}}
+    metrics:
+      - name: chm_cpu_utilization_ratio
+        oid: 1.3.6.1.9.9.0
+        regex: '60 Secs \\(\\s*([0-9.]+)\\s*%\\)'
+        scale: 0.01
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "ratio"),
+    [
+        (b"5 Secs ( 96.4918%)   60 Secs ( 54.2271%)  300 Secs ( 38.2591%)", 0.542271),
+        (b"5 Secs ( 35.27%) 60 Secs ( 33.01%) 300 Secs ( 32.74%)", 0.3301),
+        (b"5 Secs ( 35.27%)", None),
+    ],
+)
+def test_metric_regex_takes_a_figure_out_of_a_text(text: bytes, ratio: float | None) -> None:
+    got = _samples(
+        _profile(WINDOWS_IN_TEXT), {"1.3.6.1.9.9.0": {"": text}}, "chm_cpu_utilization_ratio"
+    )
+    assert got == ({} if ratio is None else {("system",): pytest.approx(ratio)})
+
+
+def test_where_tests_part_of_the_row_index() -> None:
+    """A table indexed entity.interval: only the 1-minute rows (interval 2)."""
+    profile = _profile(
+        """
+name: qfp
+tables:
+  - name: qfp
+    where: [{index: 1, in: [2]}]
+    labels: {cpu: {index: 0}}
+    metrics:
+      - {name: chm_cpu_utilization_ratio, oid: 1.3.6.1.9.14, scale: 0.01}
+"""
+    )
+    load: dict[str, RawValue] = {"9001.1": 10, "9001.2": 20, "9001.3": 30, "9002.2": 40}
+    got = _samples(profile, {"1.3.6.1.9.14": load}, "chm_cpu_utilization_ratio")
+    assert got == {("9001",): pytest.approx(0.2), ("9002",): pytest.approx(0.4)}
+
+
+@pytest.mark.parametrize(
+    ("cond", "message"),
+    [
+        ("{in: [2]}", "exactly one of `oid` or `index`"),
+        ("{oid: 1.3.6.1.9.1, index: 1, in: [2]}", "exactly one of `oid` or `index`"),
+        ("{index: 1, key: {index: 0}, in: [2]}", "`key` goes with `oid`"),
+    ],
+    ids=["neither", "both", "key-with-index"],
+)
+def test_where_needs_one_subject(cond: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        _profile(
+            f"name: x\ntables: [{{name: t, where: [{cond}], metrics: [{{name: m, help: h, oid: 1.3.6}}]}}]"
+        )
