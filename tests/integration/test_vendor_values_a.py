@@ -166,10 +166,10 @@ async def test_iosxe_c1100_forwarding_processor_and_fru_power_supply(
     client: Client, snmpsim_server: Snmpsim
 ) -> None:
     community = "cisco_ios/iosxe_c1100tgx"
-    samples = await _probe(client, snmpsim_server.port, community)
     # CISCO-ENTITY-QFP-MIB ceqfpUtilProcessingLoad, entity 9001, 1-minute row (interval 2)
     qfp = "1.3.6.1.4.1.9.9.715.1.1.6.1.14"
     assert recorded_text(community, f"{ENT_NAME}.9001") == "qfp F0/0"
+    samples = await _probe(client, snmpsim_server.port, community)
     assert (
         one(samples, "chm_cpu_utilization_ratio", cpu="qfp F0/0")
         == recorded_int(community, f"{qfp}.9001.2") / 100
