@@ -441,9 +441,9 @@ def _label_value(
                 subtype = as_number(result.column(spec.format_by.oid).get(key))
                 if isinstance(subtype, int):
                     fmt = spec.format_by.formats.get(subtype, fmt)
-            text = as_text(raw, fmt)
-            if text:
-                return _finish(spec, text)
+            text = _shaped(spec, as_text(raw, fmt))
+            if text:  # else the next column: this one's text did not match `regex`
+                return text
     if spec.index is not None:  # no column had a value: the row index names it
         parts = parts if parts is not None else index.split(".")
         return _finish(spec, ".".join(parts[spec.index[0] : spec.index[1]]))
@@ -477,12 +477,30 @@ def _lookup_row(key: LookupKey, result: WalkResult, index: str, parts: list[str]
 
 
 def _finish(spec: LabelSpec, text: str | None, mapped: bool = False) -> str | None:
-    if text is not None and spec.regex is not None and not mapped:
+    if not mapped:
+        text = _shaped(spec, text)
+    return text if text else (spec.default or None)
+
+
+def _shaped(spec: LabelSpec, text: str | None) -> str | None:
+    """The text through the label's `regex` (the first group that took part in the match, so
+    that each alternative of ``a(x)|b(y)`` may name its own), its `rewrite` rules, then its
+    `template`."""
+    if text is not None and spec.regex is not None:
         match = _regex(spec.regex).search(text)
-        text = (match.group(1) if match.groups() else match.group(0)) if match else None
+        if match is None:
+            return None
+        groups = [g for g in match.groups() if g is not None]
+        text = groups[0] if groups else (None if match.groups() else match.group(0))
+    if text:
+        for rule in spec.rewrite:
+            found = _regex(rule.regex).search(text)
+            if found is not None:
+                text = found.expand(rule.to)
+                break
     if text and spec.template is not None:
         text = spec.template.replace("{}", text, 1)
-    return text if text else (spec.default or None)
+    return text
 
 
 @lru_cache(maxsize=512)

@@ -183,8 +183,17 @@ class Condition(_Model):
         return self
 
 
+class Rewrite(_Model):
+    """A rule that renames a label's text: where `regex` matches (search), the text becomes
+    `to` with the match's groups filled in, ``{regex: '^FGT_(.+)', to: 'FortiGate \\1'}``."""
+
+    regex: Regex
+    to: str
+
+
 class LabelSpec(_Model):
-    """Where a label's value comes from; the first source that yields a value wins."""
+    """Where a label's value comes from; the first source that yields a value wins (a column
+    whose text `regex` does not match yields none, and the next one is tried)."""
 
     value: str | None = Field(default=None, description="a constant")
     index: IndexSlice | None = Field(default=None, description="row index part(s)")
@@ -204,7 +213,13 @@ class LabelSpec(_Model):
         description="the rest of the index of this column's first row that begins with ours",
     )
     map: dict[int | str, str] | None = None
-    regex: Regex | None = Field(default=None, description="keep the first group of a match")
+    regex: Regex | None = Field(
+        default=None, description="keep the first group of a match that took part in it"
+    )
+    rewrite: list[Rewrite] = Field(
+        default_factory=list,
+        description="after `regex`: the first rule that matches renames the text; none: kept",
+    )
     template: str | None = Field(
         default=None,
         description="the text put in a template, `{}` standing for it (`Fan tray {}`)",

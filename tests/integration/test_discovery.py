@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import ipaddress
 import os
+import platform
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -61,6 +62,10 @@ FOUND = {*PLAIN, *SECOND, "127.0.1.10", "127.0.2.1", "127.0.2.2"}
 DISCOVERY_JOBS = {"chm_discovered": "auto", "chm_discovered_icmp": "icmp"}
 # The swept addresses: 14 of the /28 and the silent host.
 SWEPT = 15
+# net-snmp's sysDescr ends with this machine's architecture, which linux_netsnmp names
+LINUX_MODEL = {"x86_64": "Generic x86 64-bit", "aarch64": "Generic ARMv8 64-bit"}.get(
+    platform.machine(), platform.machine()
+)
 
 
 @dataclass(frozen=True)
@@ -165,7 +170,12 @@ def test_identifies_vendor_platform_model_as_module_auto_does(
             "model": "DCS-7050SX3-48YC8",
             "sys_name": "edge1",
         },
-        "127.0.1.1": {"vendor": "net-snmp", "platform": "linux", "model": "", "sys_name": "plain"},
+        "127.0.1.1": {
+            "vendor": "net-snmp",
+            "platform": "linux",
+            "model": LINUX_MODEL,
+            "sys_name": "plain",
+        },
     }
 
 

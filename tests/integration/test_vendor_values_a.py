@@ -56,9 +56,10 @@ MODEL = {
     "cisco_nxos/cisco-n5000-uk9": "N5K-C5548UP",
     "cisco_nxos/nxos_lag-mib": "C9336C-FX2",  # no ENTITY-MIB: from sysDescr
     "cisco_nxos/nxos_n3k-3064pq": "N3K-C3064PQ-10GX",
-    "linux_netsnmp/linux_powermon": "",
-    "linux_netsnmp/slackware": "",
-    "linux_netsnmp/unknown-006": "",
+    # the machine at the end of sysDescr (uname -m), named by its architecture
+    "linux_netsnmp/linux_powermon": "Generic x86 64-bit",
+    "linux_netsnmp/slackware": "Generic x86",  # i686
+    "linux_netsnmp/unknown-006": "Generic x86 64-bit",
 }
 PROC = "1.3.6.1.4.1.9.9.109.1.1.1.1"
 ENVMON = "1.3.6.1.4.1.9.9.13.1"
