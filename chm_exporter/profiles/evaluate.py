@@ -82,9 +82,13 @@ def evaluate_profiles(
         if table.replaces and _answered(table, result)
         for name in table.replaces
     }
+    last_resorts: list[tuple[str, LabelSpec]] = []
     for profile in profiles:
         for name, spec in profile.device_info.items():
             has_info = True
+            if spec.last_resort:
+                last_resorts.append((name, spec))
+                continue
             if spec.fallback and info.get(name):
                 continue
             value = _device_info_field(spec, result)
@@ -96,6 +100,9 @@ def evaluate_profiles(
                     _evaluate_table(profile.name, table, result, sink, stop_at, evaluation)
                     and complete
                 )
+    for name, spec in last_resorts:
+        if not info.get(name):
+            info[name] = _device_info_field(spec, result) or ""
     if has_info and any(info.values()):
         labels = {name: info.get(name, "") for name in DEVICE_INFO_LABELS}
         sink.add(DEVICE_INFO_METRIC, 1, labels, DEVICE_INFO_HELP)

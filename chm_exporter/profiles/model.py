@@ -111,9 +111,12 @@ def _check_label_names(value: dict[str, LabelSpec]) -> dict[str, LabelSpec]:
     return value
 
 
-Format = Literal["text", "hex", "mac", "oid", "int", "ip", "iana_address", "number", "enterprise"]
+Format = Literal[
+    "text", "hex", "mac", "oid", "int", "ip", "iana_address", "number", "enterprise", "product"
+]
 """How a raw value becomes label text; `enterprise`: an OID's vendor slug by its IANA
-enterprise number (sysObjectID 1.3.6.1.4.1.2011.x is `huawei`)."""
+enterprise number (sysObjectID 1.3.6.1.4.1.2011.x is `huawei`); `product`: the product name
+a vendor's PRODUCTS MIB gives a sysObjectID (products.tsv), no value where it names none."""
 
 
 class FormatBy(_Model):
@@ -203,6 +206,10 @@ class LabelSpec(_Model):
     where: list[Condition] = Field(default_factory=list, description="device_info: which row")
     fallback: bool = Field(
         default=False, description="device_info: only when no earlier profile set the field"
+    )
+    last_resort: bool = Field(
+        default=False,
+        description="device_info: only when no profile at all set the field (after every other)",
     )
     format: Format = "text"
     format_by: FormatBy | None = Field(

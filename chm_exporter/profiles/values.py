@@ -8,6 +8,7 @@ import string
 
 from chm_exporter.profiles.enterprises import vendor_of
 from chm_exporter.profiles.model import Format
+from chm_exporter.profiles.products import product_of
 from chm_exporter.walk import RawValue
 
 __all__ = ["RawValue", "as_number", "as_text", "enum_key"]
@@ -25,6 +26,9 @@ def as_text(raw: RawValue, fmt: Format = "text") -> str | None:
     if fmt == "enterprise":
         oid = as_text(raw)
         return vendor_of(oid) if oid else None
+    if fmt == "product":
+        oid = as_text(raw)
+        return product_of(oid) if oid else None
     if isinstance(raw, bytes):
         return _bytes_text(raw, fmt)
     if fmt == "hex" and isinstance(raw, int):

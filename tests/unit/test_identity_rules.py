@@ -4,6 +4,10 @@ model code, the Cisco containment root, the AOS-CX chassis description, ...)."""
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import pytest
 
 from chm_exporter.exposition import MetricSink
@@ -219,3 +223,51 @@ def test_powerconnect_identity_from_dell_vendor_mib_else_sysdescr(
 ) -> None:
     info = _shipped("dell_powerconnect", columns)
     assert (info["model"], info["os_version"]) == (model, version)
+
+
+SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
+
+
+def test_model_from_sysobjectid_only_where_no_profile_names_one() -> None:
+    stack: dict[str, dict[str, RawValue]] = {SYS_OBJECT_ID: {"": "1.3.6.1.4.1.9.1.1208"}}
+    assert _shipped("cisco_ios", stack)["model"] == "cat29xxStack"  # CISCO-PRODUCTS-MIB
+    chassis = stack | {ENT_MODEL: {"1001": b"WS-C2960X-48FPS-L"}, ENT_CLASS: {"1001": 3}}
+    assert _shipped("cisco_ios", chassis)["model"] == "WS-C2960X-48FPS-L"
+    # a later profile's fallback (a sysDescr rule) comes before the product table too
+    fallback = parse_profile(
+        "name: fb\ndevice_info:\n  model: {oid: 1.3.6.1.2.1.1.1.0, regex: 'Model (\\S+)', "
+        "fallback: true}\n",
+        "fb.yaml",
+    )
+    described = stack | {SYS_DESCR: {"": b"Model X-1"}}
+    assert _info([PROFILES["system"], fallback], described)["model"] == "X-1"
+    unknown: dict[str, dict[str, RawValue]] = {SYS_OBJECT_ID: {"": "1.3.6.1.4.1.9.1.999999"}}
+    assert _shipped("cisco_ios", unknown)["model"] == ""
+
+
+def test_products_script_resolves_assignments_to_oids() -> None:
+    path = Path(__file__).resolve().parents[2] / "scripts" / "products.py"
+    spec = importlib.util.spec_from_file_location("products_script", path)
+    assert spec is not None
+    assert spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = script
+    spec.loader.exec_module(script)
+    mib = (
+        "ciscoProductsMIB MODULE-IDENTITY ::= { ciscoModules 2 }\n"
+        "cat29xxStack OBJECT IDENTIFIER ::= { ciscoProducts 1208 } -- a stack\n"
+        "-- ciscoOld OBJECT IDENTIFIER ::= { ciscoProducts 7 }\n"
+        "ciscoFamily\tOBJECT IDENTIFIER ::= { ciscoProducts 9000 }\n"
+        "ciscoMember OBJECT IDENTIFIER ::= { ciscoFamily 3 }\n"
+        "orphan OBJECT IDENTIFIER ::= { unknownParent 1 }\n"
+    )
+    products = script.resolve(script.parse_assignments(mib))
+    assert products == {
+        "1.3.6.1.4.1.9.1.1208": "cat29xxStack",
+        "1.3.6.1.4.1.9.1.9000": "ciscoFamily",
+        "1.3.6.1.4.1.9.1.9000.3": "ciscoMember",
+    }
+    text = script.render(products, ["CISCO-PRODUCTS-MIB"])
+    rows = [line for line in text.splitlines() if not line.startswith("#")]
+    assert rows[0] == "1.3.6.1.4.1.9.1.1208\tcat29xxStack"  # numeric OID order
+    assert rows[-1] == "1.3.6.1.4.1.9.1.9000.3\tciscoMember"
