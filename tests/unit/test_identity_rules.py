@@ -171,6 +171,11 @@ def test_junos_custom_sysdescr_falls_back_to_box_description_and_installed_relea
     ) | {"1.3.6.1.4.1.2636.3.1.2.0": {"": b"Juniper MX80 Internet Router"}}
     info = _shipped("juniper_junos", standard)
     assert (info["model"], info["os_version"]) == ("mx80", "16.2R2.8")
+    virtual = _descr("hostname.example.org") | {
+        "1.3.6.1.4.1.2636.3.1.2.0": {"": b"Juniper Virtual Chassis Switch"},
+        "1.3.6.1.4.1.2636.3.1.3.0": {"": b"XR0123456789"},
+    }
+    assert _shipped("juniper_junos", virtual)["model"] == ""  # a stack names no model
 
 
 @pytest.mark.parametrize(
