@@ -484,8 +484,7 @@ def _lookup_row(key: LookupKey, result: WalkResult, index: str, parts: list[str]
 
 
 def _finish(spec: LabelSpec, text: str | None, mapped: bool = False) -> str | None:
-    if not mapped:
-        text = _shaped(spec, text)
+    text = _templated(spec, text) if mapped else _shaped(spec, text)
     return text if text else (spec.default or None)
 
 
@@ -505,8 +504,13 @@ def _shaped(spec: LabelSpec, text: str | None) -> str | None:
             if found is not None:
                 text = found.expand(rule.to)
                 break
+    return _templated(spec, text)
+
+
+def _templated(spec: LabelSpec, text: str | None) -> str | None:
+    """The text put in the label's `template` (``Fan tray {}``), where it has one."""
     if text and spec.template is not None:
-        text = spec.template.replace("{}", text, 1)
+        return spec.template.replace("{}", text, 1)
     return text
 
 
