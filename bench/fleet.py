@@ -51,13 +51,15 @@ import shlex
 import shutil
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+from prometheus_client.mmap_dict import MmapedDict
 
+from bench.cpugroups import CpuGroups
 from bench.run import (
     CHM_BINARY,
     RESULTS,
@@ -481,6 +483,95 @@ class Throughput:
     first_pass_cpu_ms_per_scrape: float  # every device new to the exporter
     first_pass_varbinds: float | None
     varbinds: float | None
+    worker_cpu_budget: float = 0.0  # cores per worker (cgroup quota); 0: none
+    per_worker_probes: list[int] = field(default_factory=list)  # answered by each worker
+    per_worker_throttled_s: list[float] = field(default_factory=list)
+    scrapes_per_exporter_cpu_s: float = 0.0
+
+
+class RawHttp:
+    """A minimal HTTP/1.1 keep-alive client for the closed loop: one connection, one request at
+    a time. aiohttp's client cost ~0.28 ms of CPU per request here (0.35-0.53 cores at 1,200-2,000
+    ICMP probes/s): on a 2-core machine that is CPU the exporter's second worker needs."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._host, self._port = host, port
+        self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def get(self, path: str, timeout_header: str) -> tuple[int, bytes]:
+        """(status, body); (0, error text) when the connection fails."""
+        for attempt in (0, 1):  # a kept-alive connection the server closed: once more
+            try:
+                if self._streams is None:
+                    self._streams = await asyncio.open_connection(self._host, self._port)
+                reader, writer = self._streams
+                writer.write(
+                    f"GET {path} HTTP/1.1\r\nHost: {self._host}\r\n"
+                    f"X-Prometheus-Scrape-Timeout-Seconds: {timeout_header}\r\n\r\n".encode()
+                )
+                head = await reader.readuntil(b"\r\n\r\n")
+                status = int(head[9:12])
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                body = await reader.readexactly(length)
+                if b"\r\nconnection: close" in head.lower():
+                    self.close()
+                return status, body
+            except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                self.close()
+                if attempt:
+                    return 0, f"{type(exc).__name__}: {exc}".encode()
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self._streams is not None:
+            self._streams[1].close()
+            self._streams = None
+
+
+async def raw_scrape(client: RawHttp, kind: str, target: str, scrape_timeout: float) -> Scrape:
+    """One closed-loop scrape (as :func:`scrape_once`, through :class:`RawHttp`)."""
+    module = "auto" if kind == "snmp" else kind
+    started = time.monotonic()
+    status, raw = await client.get(f"/probe?target={target}&module={module}", f"{scrape_timeout:g}")
+    wall = time.monotonic() - started
+    body = raw.decode("utf-8", "replace")
+    pattern = _SNMP_OK if kind == "snmp" else _ICMP_OK
+    ok = status == 200 and pattern.search(body) is not None
+    varbinds = int(float(m.group(1))) if kind == "snmp" and (m := _VARBINDS.search(body)) else None
+    error = None if status == 200 else f"HTTP {status}: {body[:200]}"
+    size = len(raw)
+    return Scrape(kind, target, False, started, wall, ok, status, varbinds, 0, None, size, error)
+
+
+# prometheus_client's reader carries no annotations: typed here.
+_read_metric_file: Callable[[str], Iterator[tuple[str, float, float, int]]] = (
+    MmapedDict.read_all_values_from_file
+)
+
+
+def probes_per_worker(pids: Sequence[int]) -> dict[int, int]:
+    """Probes each worker answered so far, from its prometheus_client multiprocess file
+    (``chm_exporter_probes_total``; with --web.workers 1 there is none: {})."""
+    counts: dict[int, int] = {}
+    for pid in pids:
+        try:
+            maps = Path(f"/proc/{pid}/maps").read_text()
+        except OSError:
+            continue
+        found = re.search(rf"(\S*chm-exporter-metrics-[^/\s]+)/counter_{pid}\.db", maps)
+        if found is None:
+            continue
+        path = f"{found.group(1)}/counter_{pid}.db"
+        total = 0.0
+        for key, value, *_ in _read_metric_file(path):
+            _, sample, labels, _ = json.loads(key)
+            if sample == "chm_exporter_probes_total" and labels.get("prober") in ("snmp", "icmp"):
+                total += value
+        counts[pid] = int(total)
+    return counts
 
 
 async def throughput(
@@ -490,39 +581,53 @@ async def throughput(
     workers: int,
     concurrency: int,
     seconds: float,
+    budget: float = 0.0,
+    groups: CpuGroups | None = None,
 ) -> Throughput:
     """Closed loop: ``concurrency`` scrapes in flight without pause, the targets in turn, after
-    two unmeasured passes over them (every worker learns the devices)."""
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as http:
-        first: list[Scrape] = []
+    two unmeasured passes over them (every worker learns the devices); one :class:`RawHttp`
+    connection per scrape in flight."""
+    host, port = fleet.base_url.removeprefix("http://").rsplit(":", 1)
+    clients = [RawHttp(host, int(port)) for _ in range(concurrency)]
+    first: list[Scrape] = []
 
-        async def warm(queue: collections.deque[str], into: list[Scrape]) -> None:
-            while queue:
-                into.append(await scrape_once(http, fleet, kind, queue.popleft(), False, 30))
+    async def warm(client: RawHttp, queue: collections.deque[str], into: list[Scrape]) -> None:
+        while queue:
+            into.append(await raw_scrape(client, kind, queue.popleft(), 30))
 
-        # The first pass meets every device new (no auto-selection, no lookup columns cached).
-        cpu_first = cpu_of(fleet.exporter_pids())
-        queue = collections.deque(targets)
-        await asyncio.gather(*(warm(queue, first) for _ in range(concurrency)))
-        cpu_first = cpu_of(fleet.exporter_pids()) - cpu_first
-        queue = collections.deque(targets)
-        await asyncio.gather(*(warm(queue, []) for _ in range(concurrency)))
-        done: list[Scrape] = []
-        turn = iter(range(10**9))
-        stop_at = time.monotonic() + seconds
+    # The first pass meets every device new (no auto-selection, no lookup columns cached).
+    cpu_first = cpu_of(fleet.exporter_pids())
+    queue = collections.deque(targets)
+    await asyncio.gather(*(warm(c, queue, first) for c in clients))
+    cpu_first = cpu_of(fleet.exporter_pids()) - cpu_first
+    queue = collections.deque(targets)
+    await asyncio.gather(*(warm(c, queue, []) for c in clients))
+    done: list[Scrape] = []
+    turn = iter(range(10**9))
+    stop_at = time.monotonic() + seconds
 
-        async def loop() -> None:
-            while time.monotonic() < stop_at:
-                target = targets[next(turn) % len(targets)]
-                done.append(await scrape_once(http, fleet, kind, target, False, 30))
+    async def loop(client: RawHttp) -> None:
+        while time.monotonic() < stop_at:
+            target = targets[next(turn) % len(targets)]
+            done.append(await raw_scrape(client, kind, target, 30))
 
-        pids = fleet.exporter_pids()
-        cpu0 = [cpu_of([p]) for p in pids]
-        agents0, client0, t0 = cpu_of(fleet.agent_pids), self_cpu(), time.monotonic()
-        await asyncio.gather(*(loop() for _ in range(concurrency)))
-        elapsed = time.monotonic() - t0
-        per_pid = [cpu_of([p]) - c for p, c in zip(pids, cpu0, strict=True)]
+    pids = fleet.exporter_pids()
+    worker_pids = pids[1:] if workers > 1 else pids
+    cpu0 = [cpu_of([p]) for p in pids]
+    probes0 = probes_per_worker(worker_pids)
+    throttled0 = [groups.throttled_seconds(f"w{i}") for i in range(workers)] if groups else []
+    agents0, client0, t0 = cpu_of(fleet.agent_pids), self_cpu(), time.monotonic()
+    await asyncio.gather(*(loop(c) for c in clients))
+    elapsed = time.monotonic() - t0
+    per_pid = [cpu_of([p]) - c for p, c in zip(pids, cpu0, strict=True)]
+    probes1 = probes_per_worker(worker_pids)
+    throttled = (
+        [round(groups.throttled_seconds(f"w{i}") - t, 2) for i, t in enumerate(throttled0)]
+        if groups
+        else []
+    )
+    for client in clients:
+        client.close()
     cpu = sum(per_pid)
     return Throughput(
         kind=kind,
@@ -542,6 +647,12 @@ async def throughput(
         first_pass_cpu_ms_per_scrape=cpu_first / len(first) * 1000,
         first_pass_varbinds=_mean([s.varbinds for s in first]),
         varbinds=_mean([s.varbinds for s in done]),
+        worker_cpu_budget=budget,
+        per_worker_probes=[probes1.get(p, 0) - probes0.get(p, 0) for p in worker_pids]
+        if probes1
+        else [len(done)],
+        per_worker_throttled_s=throttled,
+        scrapes_per_exporter_cpu_s=len(done) / cpu if cpu else float("nan"),
     )
 
 
@@ -622,18 +733,30 @@ def print_phase(r: PhaseResult) -> None:
 def print_throughput(results: Sequence[Throughput]) -> None:
     print("\n== throughput (closed loop)")
     for t in results:
+        cap = f"{t.worker_cpu_budget:g} cores/worker" if t.worker_cpu_budget else "no budget"
         print(
-            f"  {t.kind} {t.workers} worker(s): {t.scrapes_per_s:6.1f} scrapes/s  p50 "
+            f"  {t.kind} {t.workers} worker(s), {cap}: {t.scrapes_per_s:6.1f} scrapes/s  p50 "
             f"{t.wall_p50_ms:6.1f} ms  exporter {t.exporter_cores:.2f} cores "
-            f"({t.exporter_cpu_ms_per_scrape:.1f} ms/scrape, per process {t.per_worker_cpu_s})  "
+            f"({t.exporter_cpu_ms_per_scrape:.2f} ms/scrape = {t.scrapes_per_exporter_cpu_s:.0f} "
+            f"scrapes per exporter CPU-s; per process {t.per_worker_cpu_s} CPU-s, "
+            f"{t.per_worker_probes} probes, throttled {t.per_worker_throttled_s} s)  "
             f"agents {t.agents_cores:.2f}  client {t.client_cores:.2f}  failures {t.failures}\n"
             f"    varbinds/scrape {_ms(t.varbinds)}; first pass (devices new to the exporter) "
             f"{t.first_pass_cpu_ms_per_scrape:.1f} ms/scrape, {_ms(t.first_pass_varbinds)} varbinds"
         )
-    for kind in ("snmp", "icmp1"):
-        rates = {t.workers: t.scrapes_per_s for t in results if t.kind == kind}
-        if rates.get(1) and 2 in rates:
-            print(f"  {kind}: 2 / 1 workers: {rates[2] / rates[1]:.2f}x")
+    for budget in dict.fromkeys(t.worker_cpu_budget for t in results):
+        for kind in ("snmp", "icmp1"):
+            runs = {
+                t.workers: t for t in results if t.kind == kind and t.worker_cpu_budget == budget
+            }
+            if 1 in runs and 2 in runs and runs[1].scrapes_per_s:
+                one, two = runs[1], runs[2]
+                print(
+                    f"  {kind}, budget {budget or 'none'}: 2 / 1 workers: "
+                    f"{two.scrapes_per_s / one.scrapes_per_s:.2f}x throughput, "
+                    f"{two.scrapes_per_exporter_cpu_s / one.scrapes_per_exporter_cpu_s:.2f}x "
+                    "scrapes per exporter CPU-second"
+                )
 
 
 def markdown(payload: dict[str, Any]) -> str:
@@ -671,17 +794,20 @@ def markdown(payload: dict[str, Any]) -> str:
     if payload["throughput"]:
         rows += [
             "",
-            "| probe | workers | scrapes/s | p50 ms | exporter cores | CPU ms/scrape (first pass) "
-            "| varbinds (first pass) | agents' cores | load generator cores | failures |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| probe | cores per worker (cap) | workers | scrapes/s | p50 ms | exporter cores "
+            "| CPU ms/scrape (first pass) | scrapes per exporter CPU-s | probes per worker "
+            "| varbinds | agents' cores | load generator cores | failures |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for t in payload["throughput"]:
             rows.append(
-                f"| {t['kind']} | {t['workers']} | {t['scrapes_per_s']:.1f} "
-                f"| {t['wall_p50_ms']:.0f} "
-                f"| {t['exporter_cores']:.2f} | {t['exporter_cpu_ms_per_scrape']:.1f} "
+                f"| {t['kind']} | {t.get('worker_cpu_budget') or 'none'} | {t['workers']} "
+                f"| {t['scrapes_per_s']:.1f} | {t['wall_p50_ms']:.0f} "
+                f"| {t['exporter_cores']:.2f} | {t['exporter_cpu_ms_per_scrape']:.2f} "
                 f"({t['first_pass_cpu_ms_per_scrape']:.1f}) "
-                f"| {t['varbinds'] or 0:.0f} ({t['first_pass_varbinds'] or 0:.0f}) "
+                f"| {t.get('scrapes_per_exporter_cpu_s', 0):.0f} "
+                f"| {' / '.join(map(str, t.get('per_worker_probes', [])))} "
+                f"| {t['varbinds'] or 0:.0f} "
                 f"| {t['agents_cores']:.2f} | {t['client_cores']:.2f} | {t['failures']} |"
             )
     return "\n".join(rows)
@@ -708,6 +834,50 @@ async def start_exporter(
     return process, base
 
 
+async def paced_phases(
+    stack: contextlib.ExitStack,
+    args: argparse.Namespace,
+    config: Path,
+    answering: list[str],
+    silent: list[str],
+    agent_pids: list[int],
+) -> tuple[list[PhaseResult], str | None]:
+    """Warm-up, the fleet phase and the silent phase on one exporter (``--workers``)."""
+    log_dir = RESULTS / "logs"
+    exporter, base = await start_exporter(stack, args, config, args.workers)
+    fleet = Fleet(base, exporter, agent_pids)
+    phases: list[PhaseResult] = []
+    profile = None
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        everyone = [(a, False) for a in answering]
+        await run_paced_phase(http, fleet, "warm-up", everyone, args, args.warmup)
+        spy = None
+        if args.py_spy:
+            pid = max(fleet.exporter_pids()) if args.workers > 1 else exporter.pid
+            spy = start_py_spy(pid, args.py_spy, log_dir / "fleet-py-spy.txt", log_dir)
+        t_start, t_end = await run_paced_phase(http, fleet, "fleet", everyone, args, args.duration)
+        phases.append(phase_result(fleet, "fleet", len(everyone), 0, args.workers, t_start, t_end))
+        print_phase(phases[-1])
+        if spy is not None:
+            assert spy.popen is not None
+            spy.popen.wait(timeout=args.py_spy + 60)
+            profile = summarize_profile(log_dir / "fleet-py-spy.txt")
+            print(f"\n== py-spy of the exporter during the fleet phase\n{profile}")
+        if silent and args.silent_duration:
+            mixed = with_silent(answering, silent)
+            name = f"fleet {args.silent_share:.0%} silent"
+            t_start, t_end = await run_paced_phase(
+                http, fleet, name, mixed, args, args.silent_duration
+            )
+            phases.append(
+                phase_result(fleet, name, len(mixed), len(silent), args.workers, t_start, t_end)
+            )
+            print_phase(phases[-1])
+    exporter.stop()
+    return phases, profile
+
+
 async def bench(args: argparse.Namespace, stack: contextlib.ExitStack, work: Path) -> int:
     log_dir = RESULTS / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -729,54 +899,37 @@ async def bench(args: argparse.Namespace, stack: contextlib.ExitStack, work: Pat
 
     config = work / "chm.yml"
     config.write_text(chm_config(args.max_repetitions))
-    exporter, base = await start_exporter(stack, args, config, args.workers)
-    fleet = Fleet(base, exporter, agent_pids)
     phases: list[PhaseResult] = []
     profile = None
-    connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector) as http:
-        everyone = [(a, False) for a in answering]
-        await run_paced_phase(http, fleet, "warm-up", everyone, args, args.warmup)
-        spy = None
-        if args.py_spy:
-            pid = max(fleet.exporter_pids()) if args.workers > 1 else exporter.pid
-            spy = start_py_spy(pid, args.py_spy, log_dir / "fleet-py-spy.txt", log_dir)
-        t_start, t_end = await run_paced_phase(http, fleet, "fleet", everyone, args, args.duration)
-        phases.append(phase_result(fleet, "fleet", len(everyone), 0, args.workers, t_start, t_end))
-        print_phase(phases[-1])
-        if spy is not None:
-            assert spy.popen is not None
-            spy.popen.wait(timeout=args.py_spy + 60)
-            profile = summarize_profile(log_dir / "fleet-py-spy.txt")
-            print(f"\n== py-spy of the exporter during the fleet phase\n{profile}")
-        if silent_count and args.silent_duration:
-            mixed = with_silent(answering, silent)
-            name = f"fleet {args.silent_share:.0%} silent"
-            t_start, t_end = await run_paced_phase(
-                http, fleet, name, mixed, args, args.silent_duration
-            )
-            phases.append(
-                phase_result(fleet, name, len(mixed), silent_count, args.workers, t_start, t_end)
-            )
-            print_phase(phases[-1])
-    exporter.stop()
+    if not args.closed_loop_only:
+        phases, profile = await paced_phases(stack, args, config, answering, silent, agent_pids)
 
     results: list[Throughput] = []
     if args.throughput:
         # Spread over every snmpd process: one agent process is single-threaded.
         step = max(1, len(answering) // args.throughput_devices)
         targets = answering[::step][: args.throughput_devices]
-        for workers in (1, 2):
-            process, base = await start_exporter(stack, args, config, workers)
-            fleet = Fleet(base, process, agent_pids)
-            for kind in ("snmp", "icmp1"):
-                print(f"fleet: {kind} throughput with {workers} worker(s)", flush=True)
-                results.append(
-                    await throughput(
-                        fleet, kind, targets, workers, args.concurrency, args.throughput
-                    )
-                )
-            process.stop()
+        groups = stack.enter_context(CpuGroups.mounted()) if args.pin else None
+        if groups is not None:  # agents and load generator: one group, above other sessions
+            groups.place("load", [*agent_pids, os.getpid()], weight=args.pin_weight)
+        for budget in args.worker_cpu:
+            for workers in (1, 2):
+                process, base = await start_exporter(stack, args, config, workers)
+                fleet = Fleet(base, process, agent_pids)
+                pids = fleet.exporter_pids()
+                if groups is not None:  # each worker its own group (and budget)
+                    for i, pid in enumerate(pids[1:] if workers > 1 else pids):
+                        groups.place(f"w{i}", [pid], quota=budget, weight=args.pin_weight)
+                for kind in ("snmp", "icmp1"):
+                    print(f"fleet: {kind} throughput with {workers} worker(s), "
+                          f"budget {budget or 'none'}", flush=True)  # fmt: skip
+                    results.append(
+                        await throughput(
+                            fleet, kind, targets, workers, args.concurrency, args.throughput,
+                            budget, groups,
+                        )
+                    )  # fmt: skip
+                process.stop()
         print_throughput(results)
 
     args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -806,6 +959,10 @@ QUICK = {
 }
 
 
+def _cores_list(text: str) -> list[float]:
+    return [float(part) for part in text.split(",")]
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add = parser.add_argument
@@ -825,6 +982,19 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     add("--throughput", type=float, default=40.0, help="closed-loop s per probe and worker count")
     add("--throughput-devices", type=int, default=200, help="devices the closed loop cycles")
     add("--concurrency", type=int, default=32, help="closed-loop scrapes in flight")
+    add("--closed-loop-only", action="store_true", help="skip the paced phases")
+    add("--worker-cpu", type=_cores_list, default=[0.45, 0.0], metavar="CORES,...",
+        help="closed loop: each worker's CPU cap (cgroup quota) per run; 0: none "
+             "(default 0.45,0)")  # fmt: skip
+    add(
+        "--no-pin",
+        dest="pin",
+        action="store_false",
+        help="closed loop: leave processes in their sessions' autogroups (no cgroups)",
+    )
+    add("--pin-weight", type=int, default=2048,
+        help="closed loop: CPU weight (cgroup v1 shares) of each worker and of the agents with "
+             "the load generator; a nice-0 session has 1024 (default 2048)")  # fmt: skip
     add("--py-spy", type=float, default=0.0, metavar="SECONDS", help="sample the exporter")
     add("--json", type=Path, default=RESULTS / "fleet.json")
     add("--exporter", default=str(CHM_BINARY), help="command that runs the exporter")

@@ -13,10 +13,6 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-from asyncssh import Error as AsyncsshError
-from scrapli.exceptions import ScrapliException
-from textfsm import TextFSMError
-
 from chm_exporter.allowlist import TargetRules
 from chm_exporter.catalogue import declared
 from chm_exporter.config import LoadedConfig
@@ -24,13 +20,12 @@ from chm_exporter.errors import SshProbeError
 from chm_exporter.exposition import MetricSink
 from chm_exporter.probers.context import ProbeContext, ProbeRequest
 from chm_exporter.ssh.config import SshSettings
-from chm_exporter.ssh.driver import failure_reason
 from chm_exporter.ssh.emit import emit_records
 from chm_exporter.ssh.logs import LogState, count_new, emit_logs, messages
-from chm_exporter.ssh.parse import parse_first
 from chm_exporter.ssh.profile import CliProfile, Command, load_cli_profile
-from chm_exporter.ssh.sessions import SessionKey
+from chm_exporter.ssh.sessions import DeviceSession, SessionKey
 
+NAME = "ssh"
 _COMMAND_DURATION = declared("probe_ssh_command_duration_seconds", ("command",))
 _REUSED = declared("probe_ssh_session_reused")
 
@@ -76,12 +71,20 @@ async def collect(ctx: ProbeContext, settings: SshSettings, raw: SshRaw) -> None
         SshProbeError: login, host key or session failure, with its reason.
         ResolveError: the target has no address.
     """
+    # scrapli and asyncssh load with the first SSH probe, not with the exporter (sessions.py)
+    from asyncssh import Error as AsyncsshError
+    from scrapli.exceptions import ScrapliException
+
+    from chm_exporter.ssh.driver import failure_reason
+
     pool = ctx.ssh
     profile = load_cli_profile(settings.platform)
     auth = ctx.config.config.ssh_auths[settings.auth]
-    address = ctx.address()
-    key = SessionKey(address, ssh_port(ctx, settings), auth.username, settings.platform)
-    entry = pool.device(key)
+    key = SessionKey(ctx.address(), ssh_port(ctx, settings), auth.username, settings.platform)
+    entry = ctx.devices.get(
+        NAME, DeviceSession, *map(str, (key.host, key.port, key.username, key.platform)),
+        new=lambda: pool.new_device(key),
+    )  # fmt: skip
     raw.log_state = entry.memory.setdefault("logs", LogState())
     try:
         async with pool.session(entry, settings, auth, profile) as (driver, reused):
@@ -109,12 +112,14 @@ async def collect(ctx: ProbeContext, settings: SshSettings, raw: SshRaw) -> None
 
 def emit(ctx: ProbeContext, settings: SshSettings, raw: SshRaw, sink: MetricSink) -> bool:
     """Turn what was collected into metrics; True when every command was answered."""
+    from chm_exporter.ssh.parse import ParseError, parse_first  # TextFSM: on first use
+
     log = ctx.log
     context = {"profile": load_cli_profile(settings.platform).labels}
     for command, text in raw.outputs:
         try:
             _, records = parse_first(command.templates, text)
-        except TextFSMError as exc:
+        except ParseError as exc:
             log.warning(
                 "ssh: %r: %s rejects the output: %s", command.command, command.template, exc
             )

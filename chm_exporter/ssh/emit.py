@@ -6,12 +6,14 @@ import re
 import string
 from collections.abc import Iterable, Mapping
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chm_exporter.catalogue import catalogue
 from chm_exporter.exposition import MetricSink, MetricType
-from chm_exporter.ssh.parse import Record
 from chm_exporter.ssh.profile import MetricRule, ValueRule
+
+if TYPE_CHECKING:  # not at run time: parse imports TextFSM, loaded on the first SSH probe
+    from chm_exporter.ssh.parse import Record
 
 
 class _LenientFormatter(string.Formatter):

@@ -10,6 +10,8 @@ import textfsm
 from chm_exporter.ssh.profile import template_path
 
 Record = dict[str, Any]
+ParseError = textfsm.TextFSMError
+"""A template rejected the text."""
 
 
 @cache

@@ -1,10 +1,19 @@
 """Persistent SSH sessions: one per device and credential, reused across scrapes.
 
 Each device has a :class:`DeviceSession` holding at most one logged-in scrapli driver and a lock,
-so one command stream runs per device at a time. A session that fails (timeout, disconnect, a
-cancelled command in mid-output) is closed and the next scrape logs in again. Sessions unused for
-`idle_close` seconds are closed by a sweeper. At most `max_sessions` are open at once; a probe
-that needs another first closes the least recently used idle one, else waits (counted).
+so one command stream runs per device at a time. The device records live in the exporter's
+per-device cache (chm_exporter.devicecache, made by :meth:`SessionPool.new_device`): bounded and
+expiring as every device state, and a record the cache drops closes its session (``evicted``).
+The pool owns what is shared: the open sessions, their number, the host keys.
+
+A session that fails (timeout, disconnect, a cancelled command in mid-output) is closed and the
+next scrape logs in again. Sessions unused for `idle_close` seconds are closed by a sweeper. At
+most `max_sessions` are open at once; a probe that needs another first closes the least
+recently used idle one, else waits (counted).
+
+scrapli, asyncssh (and TextFSM, chm_exporter.ssh.parse) are imported on the first SSH login, not
+with this module: together they are ~17 MiB of memory per process, which an exporter whose
+modules never use SSH does not pay.
 
 A wrong password or a refused host key fails the probe at once: there is no retry within the
 probe, so a bad credential costs one login attempt per scrape, never a storm.
@@ -14,28 +23,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from asyncssh import Error as AsyncsshError
-from asyncssh import KeyImportError, SSHKey, read_private_key
-from scrapli.driver import AsyncNetworkDriver
-from scrapli.exceptions import ScrapliException
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from chm_exporter.errors import SshProbeError
 from chm_exporter.selfmetrics import SshMetrics
 from chm_exporter.ssh.config import DEFAULT_TOFU_FILE, SshAuth, SshSettings
-from chm_exporter.ssh.driver import OutputCap, failure_reason, new_driver
-from chm_exporter.ssh.hostkeys import HostKeys
 from chm_exporter.ssh.profile import CliProfile
 
+if TYPE_CHECKING:  # imported on first use (see the module's docstring)
+    from asyncssh import SSHKey
+    from scrapli.driver import AsyncNetworkDriver
+
+    from chm_exporter.ssh.driver import OutputCap
+    from chm_exporter.ssh.hostkeys import HostKeys
+
 DEFAULT_MAX_SESSIONS = 1000
-MAX_DEVICES = 20000
 _SWEEP_SECONDS = 5.0
 
 
@@ -54,17 +60,30 @@ class DeviceSession:
     """One device's session, its lock, and what the SSH prober remembers about the device."""
 
     key: SessionKey
+    pool: SessionPool
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     driver: AsyncNetworkDriver | None = None
     last_used: float = field(default_factory=time.monotonic)
     idle_close: float = 600.0
     memory: dict[str, Any] = field(default_factory=dict)  # e.g. the log watermark
     cap: OutputCap | None = None
+    retired: bool = False  # dropped by the device cache: close the session after its use
+
+    #: the device cache's TTL counts from the last scrape: a device scraped every minute keeps
+    #: its session and its log watermark
+    expires_when_idle: ClassVar[bool] = True
 
     @property
     def is_open(self) -> bool:
         """Whether a logged-in driver is held (it may still have died since)."""
         return self.driver is not None
+
+    def evicted(self) -> None:
+        """The device cache dropped this record: close its session (after the probe using it,
+        if one is)."""
+        self.retired = True
+        if not self.lock.locked():
+            self.pool.close_session(self)
 
 
 class SessionPool:
@@ -79,26 +98,33 @@ class SessionPool:
         self.metrics = metrics
         self.max_sessions = max_sessions
         self.state_dir = state_dir or Path.cwd()
-        self.host_keys = HostKeys()
-        self._devices: OrderedDict[SessionKey, DeviceSession] = OrderedDict()
+        self._host_keys: HostKeys | None = None
+        self._sessions: dict[DeviceSession, None] = {}  # holding a driver, oldest login first
         self._open = 0
         self._waiting = 0
         self._slot_freed = asyncio.Condition()
         self._sweeper: asyncio.Task[None] | None = None
         self._keys: dict[tuple[str, int, str | None], SSHKey] = {}
+        self._notifying: set[asyncio.Task[None]] = set()
 
-    def device(self, key: SessionKey) -> DeviceSession:
-        """The session record of `key` (created on first use; least recently used dropped)."""
-        entry = self._devices.get(key)
-        if entry is None:
-            entry = self._devices[key] = DeviceSession(key)
-            excess = len(self._devices) - MAX_DEVICES
-            if excess > 0:  # the least recently used ones that no probe is using now
-                idle = (k for k, e in self._devices.items() if not e.lock.locked() and k != key)
-                for old in list(itertools.islice(idle, excess)):
-                    self._close_driver(self._devices.pop(old))
-        self._devices.move_to_end(key)
-        return entry
+    def new_device(self, key: SessionKey) -> DeviceSession:
+        """A record for the device `key`, without a session yet (kept in the device cache)."""
+        return DeviceSession(key, self)
+
+    @property
+    def host_keys(self) -> HostKeys:
+        """The exporter's host-key checking (made on the first login)."""
+        if self._host_keys is None:
+            from chm_exporter.ssh.hostkeys import HostKeys  # asyncssh: on first use
+
+            self._host_keys = HostKeys()
+        return self._host_keys
+
+    def close_session(self, entry: DeviceSession) -> None:
+        """Close `entry`'s session now, if it holds one (not while a probe uses it)."""
+        if entry.driver is not None:
+            self._close_driver(entry)
+            self._notify_soon()
 
     @contextlib.asynccontextmanager
     async def session(
@@ -112,6 +138,8 @@ class SessionPool:
         Raises:
             SshProbeError: login failed, with the reason.
         """
+        from chm_exporter.ssh.driver import OutputCap  # scrapli: on first use (see above)
+
         async with entry.lock:
             entry.idle_close = settings.idle_close
             reused = entry.driver is not None and bool(entry.driver.isalive())
@@ -124,6 +152,7 @@ class SessionPool:
                 except BaseException:
                     await self._free_slot()
                     raise
+                self._sessions[entry] = None
                 entry.cap = OutputCap(entry.driver, settings.max_output_bytes)
                 self.metrics.logins.inc()
             else:
@@ -141,15 +170,21 @@ class SessionPool:
                 raise
             finally:
                 entry.last_used = time.monotonic()
-            if not settings.reuse:
+            if not settings.reuse or entry.retired:
                 self._close_driver(entry)
-        if self._waiting or not settings.reuse:
+        if self._waiting or not settings.reuse or entry.retired:
             await self._notify()  # this session is idle now: a waiter may take its slot
         self._ensure_sweeper()
 
     async def _login(
         self, key: SessionKey, settings: SshSettings, auth: SshAuth, profile: CliProfile
     ) -> AsyncNetworkDriver:
+        from asyncssh import Error as AsyncsshError  # on first use (see the module's docstring)
+        from asyncssh import KeyImportError
+        from scrapli.exceptions import ScrapliException
+
+        from chm_exporter.ssh.driver import failure_reason, new_driver
+
         known = settings.known_hosts_file or self.state_dir / DEFAULT_TOFU_FILE
         options: dict[str, Any] = self.host_keys.connect_options(
             settings.host_key, known, key.host, key.port
@@ -182,6 +217,8 @@ class SessionPool:
     async def _private_key(self, auth: SshAuth) -> SSHKey:
         """The auth's private key, read and decrypted once per file version: decrypting an
         OpenSSH key runs bcrypt's KDF (about a second of CPU), so it runs once, in a thread."""
+        from asyncssh import KeyImportError, read_private_key  # on first use
+
         assert auth.private_key_file is not None
         path = auth.private_key_file
         passphrase = auth.passphrase.get_secret_value() if auth.passphrase else None
@@ -205,6 +242,7 @@ class SessionPool:
 
     def _close_driver(self, entry: DeviceSession) -> None:
         driver, entry.driver = entry.driver, None
+        self._sessions.pop(entry, None)
         if driver is None:
             return
         with contextlib.suppress(Exception):
@@ -239,9 +277,17 @@ class SessionPool:
         async with self._slot_freed:
             self._slot_freed.notify()
 
+    def _notify_soon(self) -> None:
+        """Wake a probe waiting for a slot, from code that cannot await."""
+        if not self._waiting:
+            return
+        task = asyncio.get_running_loop().create_task(self._notify())
+        self._notifying.add(task)
+        task.add_done_callback(self._notifying.discard)
+
     def _evict_idle(self) -> bool:
         """Close the least recently used open session nobody is using; False if none."""
-        idle = [e for e in self._devices.values() if e.driver is not None and not e.lock.locked()]
+        idle = [e for e in self._sessions if not e.lock.locked()]
         if not idle:
             return False
         victim = min(idle, key=lambda e: e.last_used)
@@ -254,7 +300,7 @@ class SessionPool:
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
 
     async def _sweep(self) -> None:
-        while any(e.driver is not None for e in self._devices.values()):
+        while self._sessions:
             await asyncio.sleep(_SWEEP_SECONDS)
             self.close_idle()
 
@@ -262,12 +308,8 @@ class SessionPool:
         """Close sessions unused longer than their idle_close; returns how many."""
         now = time.monotonic() if now is None else now
         closed = 0
-        for entry in list(self._devices.values()):
-            if (
-                entry.driver is not None
-                and not entry.lock.locked()
-                and now - entry.last_used > entry.idle_close
-            ):
+        for entry in list(self._sessions):
+            if not entry.lock.locked() and now - entry.last_used > entry.idle_close:
                 self._close_driver(entry)
                 self.metrics.closed_idle.inc()
                 closed += 1
@@ -279,7 +321,7 @@ class SessionPool:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
-        for entry in self._devices.values():
+        for entry in list(self._sessions):
             self._close_driver(entry)
 
     @property

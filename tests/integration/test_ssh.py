@@ -13,6 +13,7 @@ import asyncssh
 import pytest
 
 from chm_exporter.catalogue import catalogue
+from chm_exporter.devicecache import DeviceCache
 from chm_exporter.server import STATE
 from tests.integration.ssh_lab import ENABLE, lab_app, lab_config, scrape, self_metric
 from tests.servers.ssh_device import (
@@ -248,6 +249,26 @@ async def test_idle_sessions_are_closed(client: Client, iosxe: SshDevice) -> Non
     assert await self_metric(client, "chm_exporter_ssh_sessions_open") == 0
     assert (await scrape(client, iosxe)).success() == 1
     assert iosxe.logins == 2
+
+
+async def test_a_device_dropped_from_the_device_cache_is_logged_out(client: Client) -> None:
+    client.app[STATE].devices = DeviceCache(max_devices=1)
+    outputs = corpus_outputs("cisco_iosxe")
+    async with (
+        SshDevice("cisco_iosxe", outputs, enable_password=ENABLE) as one,
+        SshDevice("cisco_iosxe", outputs, enable_password=ENABLE) as two,
+    ):
+        assert (await scrape(client, one)).success() == 1
+        assert one.sessions_open == 1
+        assert (await scrape(client, two)).success() == 1  # one's record is dropped
+        for _ in range(100):  # the device sees the connection close
+            if one.sessions_open == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert (one.sessions_open, two.sessions_open) == (0, 1)
+        assert await self_metric(client, "chm_exporter_ssh_sessions_open") == 1
+        assert (await scrape(client, one)).success() == 1
+        assert one.logins == 2
 
 
 async def test_session_cap_evicts_idle_and_counts_waits(client: Client) -> None:

@@ -44,3 +44,27 @@ def test_expired_state_starts_afresh() -> None:
     a = cache.get("snmp", SnmpDeviceState, "a", "161", "x")
     a.profiles = ("x",)
     assert cache.get("snmp", SnmpDeviceState, "a", "161", "x").profiles is None
+
+
+class _Held:
+    """A state holding a resource: records when the cache lets it go."""
+
+    def __init__(self) -> None:
+        self.released = 0
+
+    def evicted(self) -> None:
+        self.released += 1
+
+
+def test_a_dropped_state_is_told_once_whatever_drops_it() -> None:
+    cache = DeviceCache(max_devices=2)
+    a = cache.get("ssh", _Held, "a")
+    b = cache.get("ssh", _Held, "b")
+    cache.get("ssh", _Held, "c")  # past the bound: a, the least recently used, goes
+    assert (a.released, b.released) == (1, 0)
+    cache.get("ssh", _OtherState, "b")  # b replaced by a state of another kind
+    assert b.released == 1
+    expiring = DeviceCache(ttl=0.0)
+    old = expiring.get("ssh", _Held, "d")
+    assert expiring.get("ssh", _Held, "d") is not old  # expired: a new state, the old told
+    assert old.released == 1
