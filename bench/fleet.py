@@ -983,18 +983,18 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     add("--throughput-devices", type=int, default=200, help="devices the closed loop cycles")
     add("--concurrency", type=int, default=32, help="closed-loop scrapes in flight")
     add("--closed-loop-only", action="store_true", help="skip the paced phases")
-    add("--worker-cpu", type=_cores_list, default=[0.45, 0.0], metavar="CORES,...",
+    add("--worker-cpu", type=_cores_list, default=[0.3, 0.0], metavar="CORES,...",
         help="closed loop: each worker's CPU cap (cgroup quota) per run; 0: none "
-             "(default 0.45,0)")  # fmt: skip
+             "(default 0.3,0)")  # fmt: skip
     add(
         "--no-pin",
         dest="pin",
         action="store_false",
         help="closed loop: leave processes in their sessions' autogroups (no cgroups)",
     )
-    add("--pin-weight", type=int, default=2048,
+    add("--pin-weight", type=int, default=4096,
         help="closed loop: CPU weight (cgroup v1 shares) of each worker and of the agents with "
-             "the load generator; a nice-0 session has 1024 (default 2048)")  # fmt: skip
+             "the load generator; a nice-0 session has 1024 (default 4096)")  # fmt: skip
     add("--py-spy", type=float, default=0.0, metavar="SECONDS", help="sample the exporter")
     add("--json", type=Path, default=RESULTS / "fleet.json")
     add("--exporter", default=str(CHM_BINARY), help="command that runs the exporter")
