@@ -107,12 +107,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     before, now = raise_nofile_limit()
     if now != before:
         log.info("open-files limit raised from %d to %d", before, now)
-    if settings.web_workers > 1 and loaded.config.discovery.jobs:
-        log.warning(
-            "discovery jobs run in each of the %d workers (each sweeps, /sd answers from the "
-            "worker asked): run discovery in an exporter with --web.workers 1",
-            settings.web_workers,
-        )
     role = fork_workers(settings.web_workers)
     if role.exit_code is not None:  # the supervisor, after its workers ended
         return role.exit_code
@@ -126,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         web_config=web_config,
         max_in_flight=max_in_flight,
         resolver=Resolver(settings.dns_timeout, settings.dns_max_concurrency),
+        worker=role,
     )
     app.cleanup_ctx.append(config_reload_on_sighup)
     state = app[STATE]

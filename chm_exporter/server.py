@@ -10,6 +10,7 @@ import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlencode
 
 import yaml
@@ -31,7 +32,7 @@ from chm_exporter.selfmetrics import SelfMetrics
 from chm_exporter.ssh.sessions import DEFAULT_MAX_SESSIONS, SessionPool
 from chm_exporter.version import __version__
 from chm_exporter.webconfig import BasicAuth, WebConfig
-from chm_exporter.workers import notify_supervisor
+from chm_exporter.workers import WorkerRole, notify_supervisor
 
 EXPOSITION_CONTENT_TYPE = "text/plain"
 _log = logging.getLogger("chm_exporter")
@@ -55,10 +56,16 @@ class ExporterState:
     resolver: Resolver = field(default_factory=Resolver)
     max_in_flight: int = MAX_PROBES_DEFAULT
     running: int = 0
+    worker: WorkerRole = field(default_factory=WorkerRole)
     discovery: discovery_routes.Discovery = field(init=False)
 
     def __post_init__(self) -> None:
-        self.discovery = discovery_routes.make_discovery(lambda: self.loaded, self.metrics)
+        self.discovery = discovery_routes.make_discovery(
+            lambda: self.loaded,
+            self.metrics,
+            Path(self.worker.directory) if self.worker.directory else None,
+            runs_jobs=self.worker.runs_discovery,
+        )
 
     async def reload(self) -> None:
         """Load the config file again; a refused config keeps the old one serving.
@@ -94,6 +101,7 @@ def create_app(
     web_config: WebConfig | None = None,
     max_in_flight: int = MAX_PROBES_DEFAULT,
     resolver: Resolver | None = None,
+    worker: WorkerRole | None = None,
 ) -> web.Application:
     """Build the exporter's application around a loaded config.
 
@@ -106,6 +114,8 @@ def create_app(
         web_config: basic-auth users (TLS is the listening site's, see cli.py).
         max_in_flight: probes answered at once; more are refused with 503 and Retry-After.
         resolver: looks names up (default: its own threads, 2 s timeout).
+        worker: which of the ``--web.workers`` this process is (default: the only one); only
+            one runs discovery.
     """
     metrics = SelfMetrics(version or __version__)
     state_dir = loaded.path.parent if loaded.path is not None else None
@@ -118,6 +128,7 @@ def create_app(
         enable_lifecycle=enable_lifecycle,
         resolver=resolver or Resolver(),
         max_in_flight=max_in_flight,
+        worker=worker or WorkerRole(),
     )
     state.metrics.dns_busy.set_function(lambda: state.resolver.busy)
     state.metrics.reload_ok.set(1)

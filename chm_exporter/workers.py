@@ -24,7 +24,8 @@ Lifecycle (:func:`fork_workers`), decided before any event loop exists:
 
 Self-metrics add up across workers through prometheus_client's multiprocess mode
 (chm_exporter.selfmetrics): counters and histograms are summed over the workers, whichever
-worker answers ``/metrics``.
+worker answers ``/metrics``. Discovery runs in the first worker only, which shares what it found
+with the others through the same private directory (chm_exporter.discovery.shared).
 """
 
 from __future__ import annotations
@@ -51,8 +52,15 @@ _SUPERVISOR_ENV = "CHM_SUPERVISOR_PID"
 class WorkerRole:
     """What :func:`fork_workers` made of this process."""
 
-    exit_code: int | None  # the supervisor's exit code; None in a worker (go on serving)
+    exit_code: int | None = None  # the supervisor's exit code; None in a worker (go on serving)
     index: int = 0
+    directory: str | None = None  # the workers' private directory (None: a single process)
+
+    @property
+    def runs_discovery(self) -> bool:
+        """Whether this process runs the discovery jobs: the first worker (or the only one);
+        the others answer from what it found, through `directory` (chm_exporter.discovery)."""
+        return self.index == 0
 
 
 @dataclass
@@ -134,7 +142,7 @@ def fork_workers(count: int) -> WorkerRole:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.default_int_handler)
                 selfmetrics.enable_multiprocess(directory, supervisor_pid=os.getppid())
-                return WorkerRole(exit_code=None, index=index)
+                return WorkerRole(index=index, directory=directory)
             supervisor.workers[pid] = index
         _log.info("supervising %d workers (pids %s)", count, " ".join(map(str, supervisor.workers)))
         return WorkerRole(exit_code=supervisor.run())

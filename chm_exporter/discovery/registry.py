@@ -74,6 +74,10 @@ class Registry:
             del self._devices[(job, device.address)]
         return new, gone
 
+    def replace(self, devices: Iterable[Device]) -> None:
+        """Hold exactly `devices` (a worker that follows the one running the jobs)."""
+        self._devices = {(d.job, d.address): d for d in devices}
+
     def keep_jobs(self, names: Iterable[str]) -> None:
         """Forget the devices of jobs no longer configured."""
         keep = set(names)

@@ -6,12 +6,14 @@ from __future__ import annotations
 import html
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 from aiohttp import web
 
 from chm_exporter.config import LoadedConfig
 from chm_exporter.discovery import topology
 from chm_exporter.discovery.runner import Discovery
+from chm_exporter.discovery.shared import FILE_NAME
 from chm_exporter.errors import RequestError
 from chm_exporter.selfmetrics import SelfMetrics
 
@@ -20,9 +22,16 @@ __all__ = ["Discovery", "add_routes", "landing_section", "make_discovery"]
 Getter = Callable[[web.Application], Discovery]
 
 
-def make_discovery(config: Callable[[], LoadedConfig], metrics: SelfMetrics) -> Discovery:
-    """A discovery service counting in the exporter's own metrics."""
-    return Discovery(config, metrics.discovery)
+def make_discovery(
+    config: Callable[[], LoadedConfig],
+    metrics: SelfMetrics,
+    workers_dir: Path | None = None,
+    runs_jobs: bool = True,
+) -> Discovery:
+    """A discovery service counting in the exporter's own metrics; with several workers, the
+    directory they share and whether this one runs the jobs (see :mod:`.shared`)."""
+    shared = workers_dir / FILE_NAME if workers_dir is not None else None
+    return Discovery(config, metrics.discovery, shared=shared, runs_jobs=runs_jobs)
 
 
 def add_routes(app: web.Application, get: Getter) -> None:

@@ -6,6 +6,10 @@ Identification and crawl of all jobs together go through one semaphore
 (``discovery.concurrency``) and never through /probe's path, so a sweep cannot hold a probe up
 beyond sharing the event loop. The packets of all jobs (sweeps, and an estimate of each
 identification's and crawl's requests) share one :class:`RateLimiter`.
+
+With ``--web.workers N`` one worker runs the jobs and the others follow it (:mod:`.shared`):
+:class:`Discovery` is then made with ``shared=`` the file between them, and ``runs_jobs=False``
+in the followers, whose registry and reports are the file's.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +34,8 @@ from chm_exporter.discovery.identify import (
 from chm_exporter.discovery.model import DiscoveryConfig, DiscoveryJob
 from chm_exporter.discovery.reader import PacedReader, SnmpReader, WalkerReader
 from chm_exporter.discovery.registry import Device, Registry, write_atomically
+from chm_exporter.discovery.report import RunReport
+from chm_exporter.discovery.shared import SharedFile, save
 from chm_exporter.discovery.sweep import RateLimiter, SweepSettings, sweep
 from chm_exporter.errors import ChmError
 from chm_exporter.probelog import ProbeLog
@@ -39,21 +45,6 @@ from chm_exporter.target import parse_target
 
 _log = logging.getLogger("chm_exporter.discovery")
 MAX_REPORTED_FAILURES = 20
-
-
-@dataclass(slots=True)
-class RunReport:
-    """What the last run of a job did (for the landing page and tests)."""
-
-    job: str
-    started: float
-    duration: float = 0.0
-    swept: int = 0
-    answered_sweep: int = 0
-    identified: int = 0
-    crawled: int = 0
-    max_depth_reached: int = 0
-    failures: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -71,19 +62,54 @@ class Discovery:
         config: Callable[[], LoadedConfig],
         metrics: DiscoveryMetrics,
         reader: SnmpReader | None = None,
+        *,
+        shared: Path | None = None,
+        runs_jobs: bool = True,
     ) -> None:
+        """Args:
+        config: the current config (read afresh by every run).
+        metrics: where runs are counted (only by the process that runs the jobs).
+        reader: the SNMP seam (default: the exporter's walker).
+        shared: the file between workers: the one that runs the jobs writes it, the others
+            read it.
+        runs_jobs: False in the workers that only follow the one that runs them.
+        """
         self._config = config
         self.metrics = metrics
         self.reader: SnmpReader = reader or WalkerReader()
-        self.registry = Registry()
+        self._registry = Registry()
         self.resolver = Resolver()  # seeds' names: a hung DNS delays no probe
         discovery = config().config.discovery
         self.limiter = RateLimiter(discovery.rate)
-        self.reports: dict[str, RunReport] = {}
+        self._reports: dict[str, RunReport] = {}
+        self.shared = shared
+        self._follows = None if runs_jobs or shared is None else SharedFile(shared)
         self._budget = asyncio.Semaphore(discovery.concurrency)
         self._budget_size = discovery.concurrency
         self._tasks: dict[str, tuple[DiscoveryJob, asyncio.Task[None]]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+
+    @property
+    def runs_jobs(self) -> bool:
+        """Whether this process runs the jobs (False: it follows the worker that does)."""
+        return self._follows is None
+
+    @property
+    def registry(self) -> Registry:
+        """The devices found (in a follower: as the shared file says now)."""
+        self._read_shared()
+        return self._registry
+
+    @property
+    def reports(self) -> dict[str, RunReport]:
+        """The last run of each job (in a follower: as the shared file says now)."""
+        self._read_shared()
+        return self._reports
+
+    def _read_shared(self) -> None:
+        if self._follows is not None and self._follows.refresh():
+            self._registry.replace(self._follows.devices)
+            self._reports = self._follows.reports
 
     @property
     def job_names(self) -> list[str]:
@@ -93,6 +119,8 @@ class Discovery:
     def apply(self) -> None:
         """Start, restart or stop job tasks to match the current config (start and reload)."""
         discovery = self._config().config.discovery
+        if not self.runs_jobs:
+            return
         self._follow(discovery)
         wanted = {job.name: job for job in discovery.jobs}
         for name, (job, task) in list(self._tasks.items()):
@@ -101,8 +129,9 @@ class Discovery:
                 del self._tasks[name]
                 if name not in wanted:
                     self.metrics.forget(name)
-                    self.reports.pop(name, None)
-        self.registry.keep_jobs(wanted)
+                    self._reports.pop(name, None)
+        self._registry.keep_jobs(wanted)
+        self._share()
         for name, job in wanted.items():
             if name not in self._tasks:
                 self.metrics.configure(name, job.interval, time.time())
@@ -282,12 +311,22 @@ class Discovery:
         self.metrics.last_run.labels(job.name).set(now)
         self.metrics.last_duration.labels(job.name).set(duration)
         report.duration = duration
-        self.reports[job.name] = report
+        self._reports[job.name] = report
+        self._share()
         _log.info(
             "discovery job %s: %d swept, %d answered, %d identified in %.1fs",
             job.name, report.swept, report.answered_sweep, report.identified, duration,
         )  # fmt: skip
         self.write_sd_file(loaded)
+
+    def _share(self) -> None:
+        """Write what was found for the other workers (when there are others)."""
+        if self.shared is None:
+            return
+        try:
+            save(self.shared, self._registry.devices(), self._reports)
+        except OSError as exc:
+            _log.error("discovery: cannot write %s for the other workers: %s", self.shared, exc)
 
     def sd_groups(self, job: str | None = None) -> list[dict[str, Any]]:
         """The /sd answer."""

@@ -1,5 +1,6 @@
 """``--web.workers 2``: two processes answer on one address, reloads reach both, /metrics adds up,
-SIGTERM stops everything, and a worker that dies takes the exporter down (exit 1).
+SIGTERM stops everything, a worker that dies takes the exporter down (exit 1), and discovery
+runs in one worker while every worker answers /sd and /topology with what it found.
 
 Each request here opens a new connection (urllib does not keep connections alive), so the
 kernel's SO_REUSEPORT hashing spreads them over the workers; the landing page names the pid of
@@ -8,6 +9,8 @@ the worker that answered.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import signal
@@ -20,7 +23,8 @@ import pytest
 
 from tests.integration.httpwait import http_get as _get
 from tests.integration.httpwait import until
-from tests.servers.ports import free_tcp_port
+from tests.servers.loopback import MultiSnmpd
+from tests.servers.ports import free_tcp_port, free_udp_port
 from tests.servers.process import exporter_command
 
 CONFIG = "modules:\n  ping:\n    icmp: {count: 1, preferred_ip_protocol: ip4}\n"
@@ -74,10 +78,10 @@ class Exporter:
         return {pid: set(_MODULE.findall(page)) - {"auto"} for pid, page in pages}
 
 
-@pytest.fixture
-def exporter(tmp_path: Path) -> Iterator[Exporter]:
+@contextlib.contextmanager
+def _two_workers(tmp_path: Path, config_text: str) -> Iterator[Exporter]:
     config = tmp_path / "chm.yml"
-    config.write_text(CONFIG)
+    config.write_text(config_text)
     port = free_tcp_port()
     with (tmp_path / "exporter.log").open("wb") as log:
         proc = subprocess.Popen(
@@ -99,6 +103,12 @@ def exporter(tmp_path: Path) -> Iterator[Exporter]:
         if proc.poll() is None:
             proc.terminate()
             proc.wait(15)
+
+
+@pytest.fixture
+def exporter(tmp_path: Path) -> Iterator[Exporter]:
+    with _two_workers(tmp_path, CONFIG) as state:
+        yield state
 
 
 def test_two_workers_answer(exporter: Exporter) -> None:
@@ -180,3 +190,68 @@ def _state(pid: int) -> str:
     except OSError:
         return "gone"
     return stat[stat.rindex(")") + 2 :].split()[0]
+
+
+#: two agents on addresses of their own (a /29 swept: 6 addresses)
+AGENTS = ["127.0.5.1", "127.0.5.2"]
+
+
+def _discovery_config(port: int, job: str) -> str:
+    return (
+        CONFIG
+        + f"""auths:
+  public_v2: {{version: 2c, community: public}}
+discovery:
+  jobs:
+    - name: {job}
+      networks: [127.0.5.0/29]
+      auths: [public_v2]
+      port: {port}
+      rate: 1000
+      timeout: 0.5
+      retries: 0
+      interval: 1h
+      crawl: {{max_depth: 0}}
+"""
+    )
+
+
+def test_discovery_runs_in_one_worker_and_every_worker_answers_with_it(tmp_path: Path) -> None:
+    port = free_udp_port(AGENTS[0])
+    with (
+        MultiSnmpd(AGENTS, port, "public", "workers-lab"),
+        _two_workers(tmp_path, _discovery_config(port, "lab")) as exporter,
+    ):
+        targets = [f"{a}:{port}" for a in AGENTS]
+
+        def every_worker_lists(job: str) -> bool:
+            pages = exporter.landing_pages().values()
+            return all(f"<td>{job}</td>" in p and "first run not done" not in p for p in pages)
+
+        _until(lambda: every_worker_lists("lab"))
+        answers = {_get(f"{exporter.base}/sd")[1] for _ in range(10)}  # fresh connections
+        assert len(answers) == 1, answers  # the same from both workers
+        groups = json.loads(answers.pop())
+        assert [g["targets"] for g in groups] == [[t] for t in targets]
+        assert {g["labels"]["discovery_job"] for g in groups} == {"lab"}
+        topologies = {_get(f"{exporter.base}/topology")[1] for _ in range(10)}
+        assert len(topologies) == 1
+        assert len(json.loads(topologies.pop())["nodes"]) == 2
+        # One worker swept: one run, the /29's 6 addresses once (every worker: 2 runs, 12).
+        metrics = _get(f"{exporter.base}/metrics")[1]
+        assert _metric(metrics, 'chm_exporter_discovery_runs_total{discovery_job="lab"}') == 1
+        swept = 'chm_exporter_discovery_addresses_swept_total{discovery_job="lab"}'
+        assert _metric(metrics, swept) == 6
+        assert _metric(metrics, 'chm_exporter_discovery_interval_seconds{discovery_job="lab"}') == (
+            3600
+        )
+
+        # A reload reaches the worker that runs the jobs, and the others follow it.
+        exporter.config.write_text(_discovery_config(port, "campus"))
+        exporter.process.send_signal(signal.SIGHUP)
+        _until(lambda: every_worker_lists("campus"))
+        for _ in range(10):
+            groups = json.loads(_get(f"{exporter.base}/sd")[1])
+            assert {g["labels"]["discovery_job"] for g in groups} == {"campus"}
+        metrics = _get(f"{exporter.base}/metrics")[1]
+        assert _metric(metrics, 'chm_exporter_discovery_runs_total{discovery_job="campus"}') == 1

@@ -7,7 +7,7 @@ import asyncio
 import json
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -25,7 +25,9 @@ from chm_exporter.discovery.identify import (
 )
 from chm_exporter.discovery.reader import Budget, PacedReader, estimated_packets
 from chm_exporter.discovery.registry import Device, Registry, write_atomically
+from chm_exporter.discovery.report import RunReport
 from chm_exporter.discovery.runner import Discovery
+from chm_exporter.discovery.shared import SharedFile, save
 from chm_exporter.discovery.sweep import RateLimiter
 from chm_exporter.discovery.topology import build, render_svg
 from chm_exporter.errors import SnmpProbeError
@@ -280,6 +282,65 @@ discovery:
     assert sample("chm_exporter_discovery_failures_total", reason="not_identified") == 1
     assert sample("chm_exporter_discovery_new_devices_total") == 1
     assert sample("chm_exporter_discovery_runs_total") == 1
+
+
+def test_a_worker_that_follows_answers_what_the_one_running_the_jobs_found(
+    tmp_path: Path,
+) -> None:
+    text = """\
+auths:
+  first: {version: 2c, community: one}
+discovery:
+  jobs:
+    - {name: seeds, seeds: [192.0.2.7], auths: [first]}
+"""
+    loaded = LoadedConfig(parse_config(text), None, load_profiles([]))
+    shared = tmp_path / "discovery.json"
+    runner = Discovery(lambda: loaded, DiscoveryMetrics(CollectorRegistry()), shared=shared)
+    runner.reader = FakeReader(SYS, {"one"})
+    follower_metrics = CollectorRegistry()
+    follower = Discovery(
+        lambda: loaded, DiscoveryMetrics(follower_metrics), shared=shared, runs_jobs=False
+    )
+    assert follower.sd_groups() == []  # nothing written yet
+    assert asyncio.run(_apply_and_close(follower)) == 0  # starts no job
+    asyncio.run(runner.run_once(loaded.config.discovery.jobs[0]))
+    assert follower.sd_groups() == runner.sd_groups() != []
+    assert follower.registry.devices() == runner.registry.devices()
+    assert follower.reports == runner.reports
+    assert (
+        follower_metrics.get_sample_value(
+            "chm_exporter_discovery_runs_total", {"discovery_job": "seeds"}
+        )
+        is None
+    )  # counted once, by the one that ran it
+
+
+def test_the_shared_file_keeps_every_field_and_is_read_again_only_when_replaced(
+    tmp_path: Path,
+) -> None:
+    neighbor = Neighbor("cdp", "Gi1", "core2", "Gi9", "00:11", "WS-C3850", "10.0.0.2")
+    device = _device("j", "10.0.0.1", name="core1")
+    device = replace(device, examined=replace(device.examined, neighbors=(neighbor,)))
+    report = RunReport("j", 100.0, 1.5, 254, 3, 2, 1, 1, ["10.0.0.9: no answer"])
+    path = tmp_path / "discovery.json"
+    shared = SharedFile(path)
+    assert shared.refresh() is False  # no file yet: nothing found yet
+    save(path, [device], {"j": report})
+    assert shared.refresh() is True
+    assert (shared.devices, shared.reports) == ([device], {"j": report})
+    assert shared.refresh() is False  # unchanged: not parsed again
+    save(path, [], {})
+    assert shared.refresh() is True
+    assert shared.devices == []
+
+
+async def _apply_and_close(discovery: Discovery) -> int:
+    """Apply the config; how many job tasks that started."""
+    discovery.apply()
+    started = len(discovery._tasks)
+    await discovery.close()
+    return started
 
 
 def test_runs_follow_the_configured_rate_and_budget() -> None:
