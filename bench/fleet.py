@@ -27,7 +27,12 @@ added to the host's interfaces or addresses):
 Phases: warm-up (``--warmup``, one SNMP interval: every device's first, uncached scrape), then
 ``fleet`` (``--duration``), then ``fleet 10% silent`` (the same exporter, ``--silent-share`` of
 the devices replaced by silent ones), then the throughput of 1 and 2 workers: a fresh exporter
-each, ``--concurrency`` scrapes in flight without pause over ``--throughput-devices`` devices.
+each, ``--concurrency`` scrapes in flight without pause over ``--throughput-devices`` devices
+(``--closed-loop-only``: only this). The closed loop is made fair on a shared machine with CPU
+cgroups (bench/cpugroups.py): each worker in a group of its own, capped at ``--worker-cpu``
+cores (one run per value; 0: uncapped), the agents and the load generator in one group, all
+weighted ``--pin-weight`` against other sessions. Capped, the exporter is the bottleneck with 1
+and with 2 workers, so the ratio measures the exporter, not what else runs.
 Every 10 s the exporter's CPU, RSS, PSS and open descriptors (supervisor and workers summed),
 the agents' and this process's CPU are sampled. The summary is printed; everything goes to
 ``bench/results/fleet.json`` (git-ignored), the processes' logs to ``bench/results/logs``.
@@ -981,7 +986,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     add("--silent-duration", type=float, default=300.0, help="measured silent phase (s)")
     add("--throughput", type=float, default=40.0, help="closed-loop s per probe and worker count")
     add("--throughput-devices", type=int, default=200, help="devices the closed loop cycles")
-    add("--concurrency", type=int, default=32, help="closed-loop scrapes in flight")
+    add("--concurrency", type=int, default=64,
+        help="closed-loop scrapes in flight (default 64: with fewer, an SNMP loop on a busy "
+             "machine waits on the agents' wake-ups, not on the exporter)")  # fmt: skip
     add("--closed-loop-only", action="store_true", help="skip the paced phases")
     add("--worker-cpu", type=_cores_list, default=[0.3, 0.0], metavar="CORES,...",
         help="closed loop: each worker's CPU cap (cgroup quota) per run; 0: none "
