@@ -772,6 +772,8 @@ def markdown(payload: dict[str, Any]) -> str:
         "| agents' cores |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    if not payload["phases"]:  # --closed-loop-only
+        rows = []
     for r in payload["phases"]:
         snmp, icmp = r["snmp"], r["icmp"]
         rows.append(
