@@ -6,10 +6,13 @@ password is sent, so a changed key never receives the credentials.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,13 @@ _log = logging.getLogger(__name__)
 
 
 class TofuStore:
-    """Host keys pinned on first use, in a known_hosts-format file (``[host]:port key``)."""
+    """Host keys pinned on first use, in a known_hosts-format file (``[host]:port key``).
+
+    With ``--web.workers`` every worker has a store on the same file: a host new to this worker
+    is looked up in the file again (another worker may have pinned it) under an exclusive lock
+    (``flock`` on ``<file>.lock``), and the pins are merged, not overwritten, when saved. So the
+    first key any worker saw is the one every worker accepts.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -29,17 +38,21 @@ class TofuStore:
         self._pins: dict[str, str] | None = None
         self._save_failed = False
 
+    def _read(self) -> dict[str, str]:
+        pins = {}
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            text = ""
+        for line in text.splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and not line.startswith("#"):
+                pins[parts[0]] = f"{parts[1]} {parts[2]}"
+        return pins
+
     def _load(self) -> dict[str, str]:
         if self._pins is None:
-            self._pins = {}
-            try:
-                text = self.path.read_text(encoding="utf-8")
-            except FileNotFoundError:
-                text = ""
-            for line in text.splitlines():
-                parts = line.split()
-                if len(parts) >= 3 and not line.startswith("#"):
-                    self._pins[parts[0]] = f"{parts[1]} {parts[2]}"
+            self._pins = self._read()
         return self._pins
 
     def check(self, host: str, port: int, key: asyncssh.SSHKey) -> bool:
@@ -50,12 +63,31 @@ class TofuStore:
         with self._lock:
             pins = self._load()
             pinned = pins.get(name)
-            if pinned is not None:
-                return pinned == offered_text
-            pins[name] = offered_text
-            self._save(pins)
-            _log.info("ssh: pinned the host key of %s (%s) on first use", name, offered[0])
-            return True
+            if pinned is None:
+                with self._file_locked():
+                    pins.update(self._read())  # pinned by another worker meanwhile?
+                    pinned = pins.get(name)
+                    if pinned is None:
+                        pins[name] = offered_text
+                        self._save(pins)
+                        _log.info(
+                            "ssh: pinned the host key of %s (%s) on first use", name, offered[0]
+                        )
+                        return True
+            return pinned == offered_text
+
+    @contextlib.contextmanager
+    def _file_locked(self) -> Iterator[None]:
+        """Hold ``<file>.lock`` exclusively (without it when it cannot be opened)."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path.with_name(self.path.name + ".lock"), "a")  # noqa: SIM115
+        except OSError:
+            yield
+            return
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
 
     def _save(self, pins: dict[str, str]) -> None:
         body = "".join(f"{name} {key}\n" for name, key in sorted(pins.items()))
