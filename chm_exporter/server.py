@@ -124,7 +124,12 @@ def create_app(
         timeout_offset,
         version or __version__,
         metrics,
-        SessionPool(metrics.ssh, ssh_max_sessions, state_dir),
+        SessionPool(
+            metrics.ssh,
+            ssh_max_sessions,
+            state_dir,
+            Path(worker.directory) if worker is not None and worker.directory else None,
+        ),
         enable_lifecycle=enable_lifecycle,
         resolver=resolver or Resolver(),
         max_in_flight=max_in_flight,

@@ -21,7 +21,7 @@ from chm_exporter.exposition import MetricSink
 from chm_exporter.probers.context import ProbeContext, ProbeRequest
 from chm_exporter.ssh.config import SshSettings
 from chm_exporter.ssh.emit import emit_records
-from chm_exporter.ssh.logs import LogState, count_new, emit_logs, messages
+from chm_exporter.ssh.logs import count_new, emit_logs, messages
 from chm_exporter.ssh.profile import CliProfile, Command, load_cli_profile
 from chm_exporter.ssh.sessions import DeviceSession, SessionKey
 
@@ -39,7 +39,7 @@ class SshRaw:
     seconds: dict[str, float] = field(default_factory=dict)
     reused: bool | None = None
     finished: bool = False
-    log_state: LogState | None = None
+    device: DeviceSession | None = None  # its session record (the log watermark's key)
 
 
 def commands(profile: CliProfile, settings: SshSettings) -> list[Command]:
@@ -85,7 +85,7 @@ async def collect(ctx: ProbeContext, settings: SshSettings, raw: SshRaw) -> None
         NAME, DeviceSession, *map(str, (key.host, key.port, key.username, key.platform)),
         new=lambda: pool.new_device(key),
     )  # fmt: skip
-    raw.log_state = entry.memory.setdefault("logs", LogState())
+    raw.device = entry
     try:
         async with pool.session(entry, settings, auth, profile) as (driver, reused):
             raw.reused = reused
@@ -126,10 +126,11 @@ def emit(ctx: ProbeContext, settings: SshSettings, raw: SshRaw, sink: MetricSink
             continue
         added = emit_records(command.metrics, records, context, sink)
         log.debug("ssh: %r: %d records, %d samples", command.command, len(records), added)
-        if command.logs is not None and raw.log_state is not None:
+        if command.logs is not None and raw.device is not None:
             buffer = messages(command.logs, records)
-            new = count_new(raw.log_state, buffer)
-            emit_logs(raw.log_state, buffer, sink)
+            with ctx.ssh.log_state(raw.device) as state:
+                new = count_new(state, buffer)
+                emit_logs(state, buffer, sink)
             log.debug("ssh: %d log messages in the buffer, %d new", len(buffer), new)
     for command_text, answer in raw.rejected:
         log.warning("ssh: the device rejected %r: %s", command_text, answer)

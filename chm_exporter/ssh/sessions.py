@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -32,6 +33,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from chm_exporter.errors import SshProbeError
 from chm_exporter.selfmetrics import SshMetrics
 from chm_exporter.ssh.config import DEFAULT_TOFU_FILE, SshAuth, SshSettings
+from chm_exporter.ssh.logs import LogState
+from chm_exporter.ssh.logshare import shared_state
 from chm_exporter.ssh.profile import CliProfile
 
 if TYPE_CHECKING:  # imported on first use (see the module's docstring)
@@ -42,6 +45,7 @@ if TYPE_CHECKING:  # imported on first use (see the module's docstring)
     from chm_exporter.ssh.hostkeys import HostKeys
 
 DEFAULT_MAX_SESSIONS = 1000
+_log = logging.getLogger(__name__)
 _SWEEP_SECONDS = 5.0
 
 
@@ -94,10 +98,19 @@ class SessionPool:
         metrics: SshMetrics,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
         state_dir: Path | None = None,
+        workers_dir: Path | None = None,
     ) -> None:
+        """Args:
+        metrics: the sessions' self-metrics.
+        max_sessions: sessions open at most.
+        state_dir: where the host keys pinned on first use are kept (beside the config).
+        workers_dir: with ``--web.workers``, their private directory: the log watermarks live
+            there, shared (chm_exporter.ssh.logshare).
+        """
         self.metrics = metrics
         self.max_sessions = max_sessions
         self.state_dir = state_dir or Path.cwd()
+        self.workers_dir = workers_dir
         self._host_keys: HostKeys | None = None
         self._sessions: dict[DeviceSession, None] = {}  # holding a driver, oldest login first
         self._open = 0
@@ -119,6 +132,24 @@ class SessionPool:
 
             self._host_keys = HostKeys()
         return self._host_keys
+
+    @contextlib.contextmanager
+    def log_state(self, entry: DeviceSession) -> Iterator[LogState]:
+        """The device's log watermark for one scrape: in its record, or with workers in the file
+        they share (locked for the block; in the record when the file cannot be used)."""
+        with contextlib.ExitStack() as stack:
+            state = entry.memory.setdefault("logs", LogState())
+            if self.workers_dir is not None:
+                key = entry.key
+                try:
+                    state = stack.enter_context(
+                        shared_state(
+                            self.workers_dir, key.host, str(key.port), key.username, key.platform
+                        )
+                    )
+                except OSError as exc:
+                    _log.error("ssh: log state of %s not shared between workers: %s", key, exc)
+            yield state
 
     def close_session(self, entry: DeviceSession) -> None:
         """Close `entry`'s session now, if it holds one (not while a probe uses it)."""
