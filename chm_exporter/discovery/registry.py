@@ -8,13 +8,12 @@ Prometheus once, by the job listed first in the config (two target groups would 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from chm_exporter import atomicfile
 from chm_exporter.discovery.identify import Examined
 
 DEFAULT_SNMP_PORT = 161
@@ -131,14 +130,4 @@ def _address_key(address: str) -> tuple[int, ...]:
 
 def write_atomically(path: Path, data: Any) -> None:
     """Write JSON to `path` so that a reader (Prometheus' file_sd) never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1)
-            handle.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomicfile.write_atomically(path, json.dumps(data, indent=1) + "\n")

@@ -9,8 +9,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
-import os
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any
 
 import asyncssh
 
+from chm_exporter.atomicfile import write_atomically
 from chm_exporter.ssh.config import HostKeyPolicy
 
 _log = logging.getLogger(__name__)
@@ -92,11 +91,7 @@ class TofuStore:
     def _save(self, pins: dict[str, str]) -> None:
         body = "".join(f"{name} {key}\n" for name, key in sorted(pins.items()))
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".chm_ssh_known_hosts.")
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(body)
-            os.replace(tmp, self.path)
+            write_atomically(self.path, body, mode=0o600)
         except OSError as exc:
             if not self._save_failed:
                 _log.error("ssh: cannot save pinned host keys to %s: %s", self.path, exc)

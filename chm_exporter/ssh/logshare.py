@@ -15,12 +15,11 @@ import fcntl
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+from chm_exporter.atomicfile import write_atomically
 from chm_exporter.ssh.logs import LogState
 
 DIRECTORY = "ssh-logs"
@@ -66,7 +65,4 @@ def _write(path: Path, state: LogState) -> None:
         "seen": None if state.seen is None else dict(state.seen),
         "totals": [[*key, n] for key, n in state.totals.items()],
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump(data, out)
-    os.replace(tmp, path)
+    write_atomically(path, json.dumps(data), mode=0o600)
