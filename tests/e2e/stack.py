@@ -11,6 +11,7 @@ import json
 import re
 import subprocess
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -96,6 +97,8 @@ def wait_until(
         try:
             result = check()
         except OSError as exc:
+            if isinstance(exc, urllib.error.HTTPError):
+                exc.close()  # a 503 while the server starts holds its connection open
             result, last_error = None, exc
         if result:
             return result

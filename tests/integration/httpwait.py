@@ -16,7 +16,8 @@ def http_get(url: str, data: bytes | None = None) -> tuple[int, str]:
         with urllib.request.urlopen(request, timeout=10) as resp:
             return resp.status, resp.read().decode()
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
+        with exc:  # it holds the connection: closed here, not whenever it is collected
+            return exc.code, exc.read().decode()
 
 
 def until(check: Callable[[], object], limit: float = 10) -> None:
