@@ -3,14 +3,16 @@
 gufo-snmp does its protocol work in Rust (DESIGN.md: about 3x the varbinds per CPU-second of the
 Go snmp_exporter). Three things are done here rather than by its `SnmpSession`:
 
-- Receiving waits under ``asyncio.timeout`` with the timeout of each call: gufo-snmp's own
-  receive uses ``asyncio.wait_for``, which on Python 3.11 swallows a cancellation when data is
-  already waiting, and its timeout is fixed per session.
+- Receiving: the socket's reader is registered once per client, not per request, and each
+  request waits under a timer of its own timeout (:class:`CountingSession`). gufo-snmp's own
+  receive registers the reader per request and waits with ``asyncio.wait_for``, which on
+  Python 3.11 swallows a cancellation when data is already waiting, with a timeout fixed per
+  session.
 - A walk is one request per call (:meth:`GufoColumnWalk.next_batch`), not an iterator, so the
   walker checks the deadline and its budget between PDUs.
-- :meth:`GufoClient.close` drops the only reference to the session and so to its Rust socket:
-  the file descriptor closes at once on every path, without waiting for a garbage collection
-  (callbacks and frames hold the client, never the session).
+- :meth:`GufoClient.close` removes the reader and drops the only reference to the session and
+  so to its Rust socket: the file descriptor closes at once on every path, without waiting for
+  a garbage collection (the reader holds the session until then; frames hold the client).
 
 A pyo3 ``PanicException`` (a BaseException) from the Rust core becomes :class:`LibraryPanicError`.
 """
@@ -18,7 +20,9 @@ A pyo3 ``PanicException`` (a BaseException) from the Rust core becomes :class:`L
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 from gufo.snmp import NoSuchInstance, SnmpAuthError, SnmpDecodeError, SnmpError, SnmpVersion
@@ -73,38 +77,87 @@ _PRIV_KEYS: dict[str, type[BasePrivKey]] = {
 RECV_BUFFER_BYTES = 256 * 1024
 # gufo-snmp reports an ICMP port unreachable as a TimeoutError with this text.
 _REFUSED_TEXT = "connection refused"
+# Datagrams nobody waits for, read and dropped per wake-up (a flood waits for the next one).
+_DROP_AT_ONCE = 64
+_DROP_READ_BYTES = 65536
 T = TypeVar("T")
 
 
 class CountingSession(SnmpSession):
-    """A gufo-snmp session that counts the request PDUs it sends and receives with a
-    cancellable timeout (``asyncio.timeout``, not ``wait_for``)."""
+    """A gufo-snmp session that counts the request PDUs it sends and receives through one
+    reader registration for its lifetime.
+
+    gufo-snmp's own receive adds and removes the socket's reader and arms ``wait_for`` per
+    request (two ``epoll_ctl`` calls, a selector key and a task per PDU, and ``wait_for``
+    swallows a cancellation on Python 3.11). Here the reader is added at the first request and
+    removed by :meth:`release`; it hands each datagram to the request waiting for it, whose
+    timer (``call_at``) fails it with a TimeoutError. A datagram nobody waits for (a reply that
+    came after its request timed out) is read and dropped at once, so the level-triggered
+    reader never spins.
+    """
 
     pdus_sent: int = 0
+    _loop: asyncio.AbstractEventLoop | None = None
+    _waiting: tuple[Callable[[], Any], asyncio.Future[Any]] | None = None
 
     async def _send(self, sender: Callable[[], None]) -> None:
         self.pdus_sent += 1
-        await super()._send(sender)
+        try:
+            sender()  # a UDP socket's send buffer is almost never full
+        except BlockingIOError:
+            await super()._send(sender)
 
     async def _recv(self, receiver: Callable[[], T]) -> T:
-        loop = asyncio.get_running_loop()
-        async with asyncio.timeout(self._timeout):
-            while True:
-                ready: asyncio.Future[None] = loop.create_future()
-                loop.add_reader(self._fd, _set_ready, ready)
-                try:
-                    await ready
-                finally:
-                    loop.remove_reader(self._fd)
-                try:
-                    return receiver()
-                except BlockingIOError:
-                    continue
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+            loop.add_reader(self._fd, self._readable)
+        waiter: asyncio.Future[T] = loop.create_future()
+        self._waiting = (receiver, waiter)
+        timer = loop.call_at(loop.time() + self._timeout, _expire, waiter)
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
+            self._waiting = None
+            del waiter  # the error's traceback holds this frame: no cycle through the future
+
+    def _readable(self) -> None:
+        waiting = self._waiting
+        if waiting is None or waiting[1].done():
+            self._drop_datagrams()
+            return
+        receiver, waiter = waiting
+        try:
+            result = receiver()
+        except BlockingIOError:  # not the reply awaited (gufo-snmp dropped it): wait on
+            return
+        except BaseException as exc:  # a pyo3 PanicException is a BaseException
+            # without this frame (and so the session) in its traceback: the socket closes
+            # when the client does, not at a garbage collection
+            waiter.set_exception(exc.with_traceback(None))
+            return
+        waiter.set_result(result)
+
+    def _drop_datagrams(self) -> None:
+        for _ in range(_DROP_AT_ONCE):
+            try:
+                os.read(self._fd, _DROP_READ_BYTES)
+            except BlockingIOError:
+                return
+            except OSError:  # e.g. a queued ICMP port unreachable: read, and so cleared
+                continue
+
+    def release(self) -> None:
+        """Remove the socket's reader (before the socket closes). Idempotent."""
+        loop, self._loop = self._loop, None
+        if loop is not None and not loop.is_closed():
+            loop.remove_reader(self._fd)
 
 
-def _set_ready(ready: asyncio.Future[None]) -> None:
-    if not ready.done():
-        ready.set_result(None)
+def _expire(waiter: asyncio.Future[Any]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
 
 
 def usm_user(auth: UsmCredentials) -> User:
@@ -180,7 +233,7 @@ class GufoClient:
 
     async def discover(self, wait: float) -> None:
         """SNMPv3 engine discovery (no-op for v1/v2c)."""
-        await _mapped(lambda: self._open(wait).refresh())
+        await _mapped(self._open(wait).refresh())
 
     def engine_id(self) -> bytes | None:
         """The discovered SNMPv3 engine id."""
@@ -190,11 +243,11 @@ class GufoClient:
 
     async def get_many(self, oids: Sequence[str], wait: float) -> dict[str, RawValue]:
         """GET several OIDs in one PDU."""
-        return await _mapped(lambda: self._open(wait).get_many(oids))
+        return await _mapped(self._open(wait).get_many(oids))
 
     async def get(self, oid: str, wait: float) -> RawValue:
         """GET one OID."""
-        return await _mapped(lambda: self._open(wait).get(oid))
+        return await _mapped(self._open(wait).get(oid))
 
     def walk(self, column: str, max_repetitions: int) -> GufoColumnWalk:
         """Start a GETBULK (GETNEXT when `max_repetitions` is 0) walk of `column`."""
@@ -204,11 +257,16 @@ class GufoClient:
         """Drop the session: its Rust socket and file descriptor go at once."""
         if self._session is not None:
             self._closed_pdus = self._session.pdus_sent
+            self._session.release()
             self._session = None
 
 
 class GufoColumnWalk:
-    """One column walk on a :class:`GufoClient`, one request per :meth:`next_batch`."""
+    """One column walk on a :class:`GufoClient`, one request per :meth:`next_batch`.
+
+    It holds the client, never the socket: a traceback that keeps the walk alive must not keep
+    the socket open after the client closed.
+    """
 
     def __init__(self, client: GufoClient, column: str, max_repetitions: int) -> None:
         self._client = client
@@ -217,22 +275,22 @@ class GufoColumnWalk:
 
     async def next_batch(self, wait: float) -> tuple[Varbinds, bool]:
         """One GETBULK (or GETNEXT): the rows it brought, and whether the column goes on."""
-        return await _mapped(lambda: self._next(wait))
+        return await _mapped(self._next(wait))
 
     async def _next(self, wait: float) -> tuple[Varbinds, bool]:
         session = self._client._open(wait)
         sock = session._sock
         ctx = self._ctx
         if not self._bulk:
-            await session._send(lambda: sock.send_get_next(ctx))
+            await session._send(partial(sock.send_get_next, ctx))
             try:
-                row = await session._recv(lambda: sock.recv_get_next(ctx))
+                row = await session._recv(partial(sock.recv_get_next, ctx))
             except (StopAsyncIteration, NoSuchInstance):
                 return [], False
             return [row], True
-        await session._send(lambda: sock.send_get_bulk(ctx))
+        await session._send(partial(sock.send_get_bulk, ctx))
         try:
-            batch = await session._recv(lambda: sock.recv_get_bulk(ctx))
+            batch = await session._recv(partial(sock.recv_get_bulk, ctx))
         except StopAsyncIteration:  # the end of the agent's MIB view
             return [], False
         rows: Varbinds = []
@@ -243,15 +301,15 @@ class GufoColumnWalk:
         return rows, bool(rows)
 
 
-async def _mapped(call: Callable[[], Awaitable[T]]) -> T:
-    """Run a gufo-snmp call, its errors mapped onto the seam's.
+async def _mapped(call: Awaitable[T]) -> T:
+    """Await a gufo-snmp call, its errors mapped onto the seam's.
 
     The mapped error is raised outside the ``except`` block, so it does not carry the library's
     exception as its context: that one's traceback holds the session's frames, and with them
     the socket, until a garbage collection.
     """
     try:
-        return await call()
+        return await call
     except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # a pyo3 PanicException is a BaseException
