@@ -102,7 +102,7 @@ class SnmpSettings(_Model):
     """How the SNMP prober talks to a device."""
 
     profiles: list[str] = Field(default_factory=lambda: [AUTO_PROFILES], min_length=1)
-    max_repetitions: int = Field(default=25, ge=1, le=200)
+    max_repetitions: int = Field(default=60, ge=1, le=200)
     timeout: Duration = Field(default=2.0, gt=0, le=60, description="seconds per request")
     retries: int = Field(default=2, ge=0, le=10)
     walk_concurrency: int = Field(default=8, ge=1, le=64, description="parallel walks per device")

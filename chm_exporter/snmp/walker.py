@@ -6,9 +6,13 @@ one UDP datagram is never sent at all by some agents (snmpsim, with 5.5 kB strin
 repetitions), and a smaller bulk is the only cure. What a walk learned is kept per device in
 `bulk_limits`.
 
-A column's row count from the previous scrape (`column_rows`) sizes its bulk: 101 rows at a cap
-of 25 are read as 5 requests of 21 rather than 5 of 25, and a 1-row column asks for 2, so few
-rows of the next column are decoded only to be thrown away.
+A column's row count and bytes per row from the previous scrape (`column_rows`, `row_bytes`) size
+its bulk: as many rows as fit in one reply gufo-snmp can read (its buffer is 4,080 bytes), at
+most max-repetitions, evened out over the column: 101 rows at a cap of 25 are read as 5 requests
+of 21 rather than 5 of 25, and a 1-row column asks for 2, so few rows of the next column are
+decoded only to be thrown away. A column not seen before is asked at most `FIRST_BULK` rows at
+a time. Every request costs the exporter about as much CPU as decoding 15-20 varbinds, so
+fewer, fuller replies are most of what a walk can save.
 
 The walker stops itself: before every request it checks the deadline, and each request waits at
 most the time left; after every reply it checks the probe's budget (varbinds and bytes held), so
@@ -43,6 +47,15 @@ from chm_exporter.snmp.session import GufoClient
 from chm_exporter.walk import RawValue, WalkPlan, WalkResult
 
 GET_BATCH = 20
+# What one GETBULK reply may carry, by the walker's estimate of its BER bytes: gufo-snmp reads
+# 4,080 bytes (DESIGN.md); the rest is for the message's headers (an SNMPv3 one ~200 bytes)
+# and the varbind past the column's end.
+REPLY_BUDGET_BYTES = 3_500
+# Rows asked at a time (at most max-repetitions) of a column whose rows are not known yet.
+FIRST_BULK = 25
+# Estimated BER bytes of a row beside its OID and string value: the varbind's, the OID's and
+# the value's tags and lengths, and a value that is not a string (a Counter64 takes 9 bytes).
+ROW_OVERHEAD_BYTES = 15
 # Bytes a varbind is counted for beside its OID and string value (the budget's unit of cost).
 VARBIND_OVERHEAD_BYTES = 16
 T = TypeVar("T")
@@ -87,9 +100,19 @@ def _value_size(value: object) -> int:
     return len(value) if isinstance(value, bytes | str) else 0
 
 
-def bulk_size(cap: int, rows: int | None) -> int:
-    """Max-repetitions for a column of `rows` rows (unknown: the cap): the fewest requests the
-    cap allows, sized evenly, counting the one varbind past the column's end."""
+def row_bytes(last_oid: str, string_bytes: int, rows: int) -> int:
+    """Estimated BER bytes per row of a reply of `rows` rows: the last (longest) OID at half
+    its text (an arc of 1-3 digits and its dot take 1-2 bytes), the mean string value, the
+    overhead."""
+    return (len(last_oid) + 3) // 2 + string_bytes // rows + ROW_OVERHEAD_BYTES
+
+
+def bulk_size(cap: int, rows: int | None, bytes_per_row: int | None = None) -> int:
+    """Max-repetitions for a column of `rows` rows (unknown: the cap) of `bytes_per_row`: the
+    fewest requests that the cap and a reply's budget allow, sized evenly, counting the one
+    varbind past the column's end."""
+    if bytes_per_row is not None:
+        cap = max(1, min(cap, REPLY_BUDGET_BYTES // bytes_per_row))
     if rows is None:
         return cap
     needed = rows + 1
@@ -114,6 +137,7 @@ class Walker:
         log: ProbeLog,
         bulk_limits: MutableMapping[str, int] | None = None,
         column_rows: MutableMapping[str, int] | None = None,
+        column_row_bytes: MutableMapping[str, int] | None = None,
         *,
         deadline: float | None = None,
         connect: Connect | None = None,
@@ -124,6 +148,9 @@ class Walker:
         self._log = log
         self._limits: MutableMapping[str, int] = bulk_limits if bulk_limits is not None else {}
         self._rows: MutableMapping[str, int] = column_rows if column_rows is not None else {}
+        self._row_bytes: MutableMapping[str, int] = (
+            column_row_bytes if column_row_bytes is not None else {}
+        )
         self._bulk = settings.walk == "bulk" and auth.version != "1"
         self._deadline = deadline
         self._connect: Connect = connect or partial(
@@ -306,9 +333,9 @@ class Walker:
             return values
 
     async def _walk(self, client: SnmpClient, column: str, result: WalkResult) -> None:
-        reps = bulk_size(
-            self._limits.get(column, self._settings.max_repetitions), self._rows.get(column)
-        )
+        known = self._row_bytes.get(column)
+        cap = self._limits.get(column, self._settings.max_repetitions)
+        reps = bulk_size(cap if known else min(cap, FIRST_BULK), self._rows.get(column), known)
         cut = len(column) + 1
         retries_left = self._settings.retries
         while True:
@@ -316,6 +343,7 @@ class Walker:
             walk = client.walk(column, reps if self._bulk else 0)
             try:
                 more = True
+                widest = 0  # the largest estimate of bytes per row of a reply
                 while more:
                     rows, more = await walk.next_batch(self._timeout())
                     self._alive = True
@@ -331,8 +359,12 @@ class Walker:
                             size += len(value)
                     # OIDs counted as the column's length plus an index of up to 8 bytes
                     self._account(len(rows), size + len(rows) * (cut + 8))
+                    if rows:
+                        widest = max(widest, row_bytes(rows[-1][0], size, len(rows)))
                 self.stats.varbinds += len(bucket)
                 self._rows[column] = len(bucket)
+                if widest:
+                    self._row_bytes[column] = widest
                 return
             except TimeoutError:
                 self.stats.timeouts += 1

@@ -1,17 +1,21 @@
 """gufo-snmp behind the seam, against loopback sockets: a closed port is refused at once, a
-reply that makes the Rust core panic is a LibraryPanicError, and every socket is closed when the
-walker is done, without a garbage collection."""
+reply that makes the Rust core panic is a LibraryPanicError, every socket is closed when the
+walker is done, without a garbage collection, and a client registers its socket's reader once,
+dropping the datagrams nobody waits for."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 import os
+import select
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from functools import partial
 
 import pytest
+from pydantic import SecretStr
 
 from chm_exporter.config import CommunityAuth, SnmpSettings
 from chm_exporter.errors import SnmpProbeError
@@ -20,9 +24,14 @@ from chm_exporter.snmp.client import LibraryPanicError, RefusedError
 from chm_exporter.snmp.session import GufoClient
 from chm_exporter.snmp.walker import Walker
 from chm_exporter.walk import WalkPlan, WalkResult
+from tests.servers.fixtures import ProxyFactory
+from tests.servers.hostile_agent import HostileAgent
 
 AUTH = CommunityAuth(version="2c")
+NORMAL = CommunityAuth(version="2c", community=SecretStr("normal"))
 SYS_NAME = "1.3.6.1.2.1.1.5.0"
+SYS_DESCR = "1.3.6.1.2.1.1.1.0"
+IF_DESCR = "1.3.6.1.2.1.2.2.1.2"
 # A BER sequence with a 4-byte length and no bytes of it: gufo-snmp 0.13 panics
 # ("index out of bounds: the len is 3 but the index is 3").
 PANIC_REPLY = bytes.fromhex("308400")
@@ -110,3 +119,58 @@ async def test_sockets_are_closed_on_every_path_without_gc(
             await walker.run(plan, WalkResult())
         assert _open_fds() == before
     silent.close()
+
+
+@pytest.fixture
+async def hostile_agent() -> AsyncIterator[HostileAgent]:
+    """The hostile agent on loopback (community ``normal`` answers as a plain agent)."""
+    async with HostileAgent() as agent:
+        yield agent
+
+
+async def test_the_reader_is_added_once_per_client_and_removed_at_close(
+    hostile_agent: HostileAgent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loop = asyncio.get_running_loop()
+    calls: list[str] = []
+    for name in ("add_reader", "remove_reader"):
+        real = getattr(loop, name)
+        monkeypatch.setattr(loop, name, partial(_counted, calls, name, real))
+    client = GufoClient("127.0.0.1", hostile_agent.port, NORMAL, 10)
+    assert await client.get_many([SYS_NAME], 2.0) == {SYS_NAME: b"hostile"}
+    walk = client.walk(IF_DESCR, 2)
+    rows = [row for _ in range(2) for row in (await walk.next_batch(2.0))[0]]
+    assert rows == [(f"{IF_DESCR}.{i}", f"eth{i}".encode()) for i in (1, 2, 3)]
+    assert client.pdus_sent == 3
+    assert calls == ["add_reader"]
+    client.close()
+    client.close()
+    assert calls == ["add_reader", "remove_reader"]
+
+
+async def test_a_reply_after_its_timeout_is_dropped_and_not_taken_for_the_next(
+    hostile_agent: HostileAgent, udp_delay_proxy: ProxyFactory
+) -> None:
+    proxy = udp_delay_proxy("127.0.0.1", hostile_agent.port, 0.3)
+    client = GufoClient("127.0.0.1", proxy.port, NORMAL, 10)
+    with pytest.raises(TimeoutError):
+        await client.get_many([SYS_NAME], 0.1)
+    await asyncio.sleep(0.4)  # the late reply arrives while nothing waits: read and dropped
+    assert proxy.replies == 1
+    assert client._session is not None
+    assert select.select([client._session._fd], [], [], 0)[0] == []  # the reader never spins
+    assert await client.get_many([SYS_DESCR], 2.0) == {SYS_DESCR: b"hostile test agent"}
+    client.close()
+
+
+async def test_copies_and_other_ids_flooding_in_are_dropped(hostile_agent: HostileAgent) -> None:
+    flood = CommunityAuth(version="2c", community=SecretStr("flood"))
+    client = GufoClient("127.0.0.1", hostile_agent.port, flood, 10)
+    for oid, value in [(SYS_NAME, b"hostile"), (SYS_DESCR, b"hostile test agent")] * 3:
+        assert await client.get_many([oid], 2.0) == {oid: value}
+    client.close()
+
+
+def _counted(calls: list[str], name: str, real: Callable[..., object], *args: object) -> object:
+    calls.append(name)
+    return real(*args)

@@ -387,6 +387,24 @@ def test_bulk_size_reads_few_rows_past_the_column(cap: int, rows: int | None, si
     assert bulk_size(cap, rows) == size
 
 
+@pytest.mark.parametrize(
+    ("cap", "rows", "bytes_per_row", "size"),
+    [
+        (60, 54, 29, 55),  # 55 counters fit one reply: one request
+        (150, 200, 29, 101),  # 120 fit: 201 varbinds in two requests
+        (60, 54, 227, 14),  # 15 long strings fit: 4 requests of 14
+        (60, None, 227, 15),
+        (60, 54, 5000, 1),  # not even one fits: one at a time (an undecodable reply says so)
+    ],
+)
+def test_bulk_size_fits_a_reply_in_gufo_snmps_buffer(
+    cap: int, rows: int | None, bytes_per_row: int, size: int
+) -> None:
+    from chm_exporter.snmp.walker import bulk_size
+
+    assert bulk_size(cap, rows, bytes_per_row) == size
+
+
 FALLBACK = r"""
 name: fb
 device_info:

@@ -12,7 +12,7 @@ import pytest
 from chm_exporter.config import CommunityAuth, SnmpSettings
 from chm_exporter.errors import SnmpProbeError
 from chm_exporter.probelog import ProbeLog
-from chm_exporter.snmp.walker import GET_BATCH, Walker
+from chm_exporter.snmp.walker import GET_BATCH, Walker, row_bytes
 from chm_exporter.walk import RawValue, WalkPlan, WalkResult
 from tests.unit.fakeagent import FakeAgent
 
@@ -77,6 +77,42 @@ async def test_row_counts_size_the_next_bulk_and_rows_continue_after_the_last() 
     await walker.run(WalkPlan(walks=[IF_DESCR]), WalkResult())
     # 30 rows known: two requests of 16 (31 varbinds with the end), not 25 + 25
     assert [r.max_repetitions for r in agent.requests] == [16, 16]
+
+
+async def test_bytes_per_row_size_the_next_bulk_to_fit_one_reply() -> None:
+    values: dict[str, RawValue] = {}
+    for i in range(1, 31):
+        values[f"{IF_DESCR}.{i}"] = b"x" * 200  # ~227 bytes a row: 15 fit a reply's 3,500
+        values[f"{IF_OPER}.{i}"] = 1  # ~27 bytes a row: the whole column fits
+    agent = FakeAgent(values)
+    walker = _walker(agent, max_repetitions=60)
+    await walker.run(WalkPlan(walks=[IF_DESCR, IF_OPER]), WalkResult())
+    # columns not seen before: 25 rows a request, whatever max_repetitions allows
+    assert [(r.oids[0], r.max_repetitions) for r in agent.requests] == [
+        (IF_DESCR, 25),
+        (f"{IF_DESCR}.25", 25),
+        (IF_OPER, 25),
+        (f"{IF_OPER}.25", 25),
+    ]
+    agent.requests.clear()
+    result = WalkResult()
+    await walker.run(WalkPlan(walks=[IF_DESCR, IF_OPER]), result)
+    assert [(r.oids[0], r.max_repetitions) for r in agent.requests] == [
+        (IF_DESCR, 11),  # 31 varbinds with the end, 15 a reply: 3 requests of 11
+        (f"{IF_DESCR}.11", 11),
+        (f"{IF_DESCR}.22", 11),
+        (IF_OPER, 31),  # under the cap of 60: one request
+    ]
+    assert len(result.column(IF_DESCR)) == len(result.column(IF_OPER)) == 30
+
+
+def test_the_estimated_bytes_of_a_row_are_at_least_its_ber_encoding() -> None:
+    # a Counter64 in IF-MIB's ifHCInOctets: SEQUENCE (2) + OID (2 + 12) + Counter64 (2 + 9)
+    assert row_bytes("1.3.6.1.2.1.31.1.1.1.6.1000", 0, 1) >= 2 + 2 + 12 + 2 + 9
+    # a 64-byte ifAlias of row 1000: SEQUENCE (2) + OID (2 + 12) + OCTET STRING (2 + 64)
+    assert row_bytes("1.3.6.1.2.1.31.1.1.1.18.1000", 64 * 3, 3) >= 2 + 2 + 12 + 2 + 64
+    # an index of IP address arcs of 2 bytes each (ipAdEntIfIndex.192.168.200.254)
+    assert row_bytes("1.3.6.1.2.1.4.20.1.2.192.168.200.254", 0, 1) >= 2 + 2 + 17 + 2 + 9
 
 
 @pytest.mark.parametrize("too_big", ["timeout", "undecodable"])
@@ -158,12 +194,12 @@ async def test_an_agent_answering_instantly_forever_is_stopped_at_the_deadline()
 
 async def test_an_endless_table_is_bounded_by_the_varbind_budget() -> None:
     agent = FakeAgent(_device(), endless=ENDLESS)
-    walker = _walker(agent, max_repetitions=50, max_varbinds=1000)
+    walker = _walker(agent, max_repetitions=40, max_varbinds=1000)
     result = WalkResult()
     with pytest.raises(SnmpProbeError, match="budget exceeded"):
         await walker.run(WalkPlan(walks=[ENDLESS]), result)
-    assert len(agent.requests) == 21  # 1000 varbinds in requests of 50 are allowed, 1050 not
-    assert len(result.column(ENDLESS)) <= 1000 + 50  # at most one reply past the budget
+    assert len(agent.requests) == 41  # 1000 varbinds in requests of 25 are allowed, 1025 not
+    assert len(result.column(ENDLESS)) <= 1000 + 25  # at most one reply past the budget
 
 
 async def test_the_byte_budget_counts_values() -> None:

@@ -114,6 +114,7 @@ async def collect(
         ctx.log,
         device.bulk_limits,
         device.column_rows,
+        device.column_row_bytes,
         deadline=ctx.deadline,
         connect=connect(addr, port, auth, settings) if connect is not None else None,
     )

@@ -23,19 +23,22 @@ UPTIME_OIDS: tuple[tuple[str, float], ...] = (
 
 @dataclass(slots=True)
 class SnmpDeviceState:
-    """Learned bulk sizes and row counts, the auto-chosen profiles, cached label columns."""
+    """Learned bulk sizes, row counts and bytes per row, the auto-chosen profiles, cached label
+    columns."""
 
     bulk_limits: dict[str, int] = field(default_factory=dict)
     column_rows: dict[str, int] = field(default_factory=dict)
+    column_row_bytes: dict[str, int] = field(default_factory=dict)
     profiles: tuple[str, ...] | None = None
     lookups: dict[str, dict[str, RawValue]] = field(default_factory=dict)
     lookups_at: float = 0.0
     uptime: float | None = None
 
     def forget(self) -> None:
-        """Drop what a reboot may have changed (profiles, row counts, lookup tables)."""
+        """Drop what a reboot may have changed (profiles, row counts and sizes, lookup tables)."""
         self.profiles = None
         self.column_rows = {}
+        self.column_row_bytes = {}
         self.lookups = {}
         self.lookups_at = 0.0
 
