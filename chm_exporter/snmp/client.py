@@ -1,9 +1,9 @@
 """The SNMP client seam: what the walker asks of one agent conversation (one UDP socket).
 
 Production uses :class:`chm_exporter.snmp.session.GufoClient` (gufo-snmp); unit tests use a
-recording fake. Every call is one request PDU (plus the retries the walker decides on) with an
-explicit timeout, so the walker can check the deadline and its budget between PDUs and never
-relies on a cancellation reaching the library.
+recording fake. Every request PDU has an explicit timeout: a GET is one call, a column walk
+asks the walker before each request (its deadline) and hands it each reply (its budget), so the
+walker checks both between PDUs and never relies on a cancellation reaching the library.
 
 Besides :class:`TimeoutError` (no reply within the timeout), a client raises only the
 :class:`ClientError` subclasses below.
@@ -105,14 +105,18 @@ Varbinds = list[tuple[str, RawValue]]
 
 
 class ColumnWalk(Protocol):
-    """A walk of one column in progress (GETBULK, or GETNEXT when max-repetitions is 0)."""
+    """A walk of one column (GETBULK, or GETNEXT when max-repetitions is 0)."""
 
-    async def next_batch(self, wait: float) -> tuple[Varbinds, bool]:
-        """Send one request for the rows after the last one read.
+    async def run(self, take: Callable[[Varbinds], bool], wait: Callable[[], float]) -> None:
+        """Read the column to its end, one request at a time.
 
-        Returns:
-            The rows of the column the reply holds, in the agent's order, and whether the
-            column may go on (False once a reply left the column or ended the MIB view).
+        Before each request, `wait()` gives its timeout (it raises to stop the walk: the
+        walker's deadline). Each reply's rows of the column go to `take` in the agent's order;
+        it returns False to end the walk, or raises (the walker's budget). Returns when a reply
+        left the column or ended the MIB view. What `take` and `wait` raise is raised here.
+
+        Raises:
+            TimeoutError: a reply did not come within its timeout (the rows taken stay).
         """
         ...
 

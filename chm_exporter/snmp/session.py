@@ -8,11 +8,14 @@ Go snmp_exporter). Three things are done here rather than by its `SnmpSession`:
   receive registers the reader per request and waits with ``asyncio.wait_for``, which on
   Python 3.11 swallows a cancellation when data is already waiting, with a timeout fixed per
   session.
-- A walk is one request per call (:meth:`GufoColumnWalk.next_batch`), not an iterator, so the
-  walker checks the deadline and its budget between PDUs.
+- A column walk (:meth:`GufoColumnWalk.run`) is driven from the reader's callback: each reply
+  goes to the walker's taker (its budget) and the next request, after asking the walker for
+  its timeout (its deadline), is sent from there, without waking a task per PDU. Between PDUs
+  the walker can stop the walk; no cancellation has to reach the library.
 - :meth:`GufoClient.close` removes the reader and drops the only reference to the session and
   so to its Rust socket: the file descriptor closes at once on every path, without waiting for
-  a garbage collection (the reader holds the session until then; frames hold the client).
+  a garbage collection (the reader holds the session until then; the walker drops the
+  tracebacks that hold the frames of a failed walk).
 
 A pyo3 ``PanicException`` (a BaseException) from the Rust core becomes :class:`LibraryPanicError`.
 """
@@ -81,24 +84,29 @@ _REFUSED_TEXT = "connection refused"
 _DROP_AT_ONCE = 64
 _DROP_READ_BYTES = 65536
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class CountingSession(SnmpSession):
-    """A gufo-snmp session that counts the request PDUs it sends and receives through one
-    reader registration for its lifetime.
+    """A gufo-snmp session that counts the request PDUs it sends, receives through one reader
+    registration for its lifetime, and walks a column from that reader's callback.
 
     gufo-snmp's own receive adds and removes the socket's reader and arms ``wait_for`` per
     request (two ``epoll_ctl`` calls, a selector key and a task per PDU, and ``wait_for``
     swallows a cancellation on Python 3.11). Here the reader is added at the first request and
-    removed by :meth:`release`; it hands each datagram to the request waiting for it, whose
-    timer (``call_at``) fails it with a TimeoutError. A datagram nobody waits for (a reply that
-    came after its request timed out) is read and dropped at once, so the level-triggered
-    reader never spins.
+    removed by :meth:`release`. It runs the waiting request's step on each datagram: a single
+    request resolves its future with the reply; a walk (:meth:`walk`) hands the reply to its
+    taker and sends the next request right there, so a column's PDUs cost no task wake-up and
+    no event-loop round trip each. Every request has a timer (``call_at``) that fails the
+    wait with a TimeoutError. A datagram nobody waits for (a reply that came after its request
+    timed out) is read and dropped at once, so the level-triggered reader never spins.
     """
 
     pdus_sent: int = 0
     _loop: asyncio.AbstractEventLoop | None = None
-    _waiting: tuple[Callable[[], Any], asyncio.Future[Any]] | None = None
+    _waiter: asyncio.Future[Any] | None = None
+    _step: Callable[[], None] | None = None
+    _timer: asyncio.TimerHandle | None = None
 
     async def _send(self, sender: Callable[[], None]) -> None:
         self.pdus_sent += 1
@@ -108,36 +116,105 @@ class CountingSession(SnmpSession):
             await super()._send(sender)
 
     async def _recv(self, receiver: Callable[[], T]) -> T:
+        loop = self._listen()
+        waiter: asyncio.Future[T] = loop.create_future()
+        self._wait(waiter, partial(_resolve, waiter, receiver))
+        self._arm(loop, waiter, self._timeout)
+        try:
+            return await waiter
+        finally:
+            self._idle()
+            del waiter  # the error's traceback holds this frame: no cycle through the future
+
+    async def walk(
+        self,
+        send: Callable[[], None],
+        receive: Callable[[], R],
+        take: Callable[[R], bool],
+        wait: Callable[[], float],
+    ) -> None:
+        """Send requests one after another, the next as soon as `take` took the last reply.
+
+        `wait()` gives each request's timeout before it is sent (raising ends the walk);
+        `take(reply)` returns False to end it. Errors of either, of the library's receive, and
+        a TimeoutError when a reply does not come in time, are raised here.
+        """
+        loop = self._listen()
+        while True:  # once per walk, unless a send would block (then once more per such send)
+            waiter: asyncio.Future[bool] = loop.create_future()
+            self._wait(waiter, partial(self._walk_step, loop, waiter, send, receive, take, wait))
+            try:
+                timeout = wait()
+                await self._send(send)
+                self._arm(loop, waiter, timeout)
+                if not await waiter:
+                    return
+            finally:
+                self._idle()
+                del waiter  # as in _recv
+
+    def _walk_step(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        waiter: asyncio.Future[bool],
+        send: Callable[[], None],
+        receive: Callable[[], R],
+        take: Callable[[R], bool],
+        wait: Callable[[], float],
+    ) -> None:
+        reply = receive()  # BlockingIOError: not this request's reply, gufo-snmp dropped it
+        self._disarm()
+        if not take(reply):
+            waiter.set_result(False)
+            return
+        timeout = wait()
+        self.pdus_sent += 1
+        try:
+            send()
+        except BlockingIOError:  # the socket's buffer is full: the walk's task sends it
+            self.pdus_sent -= 1
+            waiter.set_result(True)
+            return
+        self._arm(loop, waiter, timeout)
+
+    def _listen(self) -> asyncio.AbstractEventLoop:
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
             loop.add_reader(self._fd, self._readable)
-        waiter: asyncio.Future[T] = loop.create_future()
-        self._waiting = (receiver, waiter)
-        timer = loop.call_at(loop.time() + self._timeout, _expire, waiter)
-        try:
-            return await waiter
-        finally:
-            timer.cancel()
-            self._waiting = None
-            del waiter  # the error's traceback holds this frame: no cycle through the future
+        return loop
+
+    def _wait(self, waiter: asyncio.Future[Any], step: Callable[[], None]) -> None:
+        self._waiter = waiter
+        self._step = step
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[Any], t: float) -> None:
+        self._timer = loop.call_at(loop.time() + t, _expire, waiter)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _idle(self) -> None:
+        self._disarm()
+        self._waiter = self._step = None
 
     def _readable(self) -> None:
-        waiting = self._waiting
-        if waiting is None or waiting[1].done():
+        waiter, step = self._waiter, self._step
+        if waiter is None or step is None or waiter.done():
             self._drop_datagrams()
             return
-        receiver, waiter = waiting
         try:
-            result = receiver()
+            step()
         except BlockingIOError:  # not the reply awaited (gufo-snmp dropped it): wait on
             return
         except BaseException as exc:  # a pyo3 PanicException is a BaseException
             # without this frame (and so the session) in its traceback: the socket closes
             # when the client does, not at a garbage collection
-            waiter.set_exception(exc.with_traceback(None))
-            return
-        waiter.set_result(result)
+            self._disarm()
+            if not waiter.done():
+                waiter.set_exception(exc.with_traceback(None))
 
     def _drop_datagrams(self) -> None:
         for _ in range(_DROP_AT_ONCE):
@@ -153,6 +230,10 @@ class CountingSession(SnmpSession):
         loop, self._loop = self._loop, None
         if loop is not None and not loop.is_closed():
             loop.remove_reader(self._fd)
+
+
+def _resolve(waiter: asyncio.Future[T], receiver: Callable[[], T]) -> None:
+    waiter.set_result(receiver())
 
 
 def _expire(waiter: asyncio.Future[Any]) -> None:
@@ -225,10 +306,12 @@ class GufoClient:
         """Request PDUs sent so far."""
         return self._session.pdus_sent if self._session is not None else self._closed_pdus
 
-    def _open(self, wait: float) -> CountingSession:
+    def _open(self, wait: float | None = None) -> CountingSession:
+        """The session, its single requests' timeout set to `wait` (when given)."""
         if self._session is None:
             raise AgentError("the client is closed")
-        self._session._timeout = wait
+        if wait is not None:
+            self._session._timeout = wait
         return self._session
 
     async def discover(self, wait: float) -> None:
@@ -262,7 +345,8 @@ class GufoClient:
 
 
 class GufoColumnWalk:
-    """One column walk on a :class:`GufoClient`, one request per :meth:`next_batch`.
+    """One column walk on a :class:`GufoClient`, driven from the socket's reader callback
+    (:meth:`CountingSession.walk`).
 
     It holds the client, never the socket: a traceback that keeps the walk alive must not keep
     the socket open after the client closed.
@@ -273,32 +357,48 @@ class GufoColumnWalk:
         self._bulk = max_repetitions > 0
         self._ctx = GetIter(column, max_repetitions) if self._bulk else GetIter(column)
 
-    async def next_batch(self, wait: float) -> tuple[Varbinds, bool]:
-        """One GETBULK (or GETNEXT): the rows it brought, and whether the column goes on."""
-        return await _mapped(self._next(wait))
+    async def run(self, take: Callable[[Varbinds], bool], wait: Callable[[], float]) -> None:
+        """Read the column to its end (see :class:`~chm_exporter.snmp.client.ColumnWalk`)."""
+        await _mapped(self._run(take, wait))
 
-    async def _next(self, wait: float) -> tuple[Varbinds, bool]:
-        session = self._client._open(wait)
-        sock = session._sock
-        ctx = self._ctx
-        if not self._bulk:
-            await session._send(partial(sock.send_get_next, ctx))
-            try:
-                row = await session._recv(partial(sock.recv_get_next, ctx))
-            except (StopAsyncIteration, NoSuchInstance):
-                return [], False
-            return [row], True
-        await session._send(partial(sock.send_get_bulk, ctx))
+    async def _run(self, take: Callable[[Varbinds], bool], wait: Callable[[], float]) -> None:
+        session = self._client._open()
+        sock, ctx = session._sock, self._ctx
         try:
-            batch = await session._recv(partial(sock.recv_get_bulk, ctx))
+            if self._bulk:
+                await session.walk(
+                    partial(sock.send_get_bulk, ctx),
+                    partial(sock.recv_get_bulk, ctx),
+                    partial(_take_bulk, take),
+                    wait,
+                )
+            else:
+                await session.walk(
+                    partial(sock.send_get_next, ctx),
+                    partial(sock.recv_get_next, ctx),
+                    partial(_take_next, take),
+                    wait,
+                )
         except StopAsyncIteration:  # the end of the agent's MIB view
-            return [], False
-        rows: Varbinds = []
-        for item in batch:
-            if item is None:
-                return rows, False
-            rows.append(item)
-        return rows, bool(rows)
+            return
+        except NoSuchInstance:
+            if self._bulk:
+                raise
+            return  # GETNEXT past the last instance
+
+
+def _take_bulk(take: Callable[[Varbinds], bool], batch: list[tuple[str, RawValue] | None]) -> bool:
+    """Hand a GETBULK reply's rows to `take`; gufo-snmp ends the list with None where the reply
+    left the column (and never sends an empty list)."""
+    if batch[-1] is None:
+        batch.pop()
+        take(batch)  # type: ignore[arg-type]  # no None left
+        return False
+    return take(batch)  # type: ignore[arg-type]  # no None in it
+
+
+def _take_next(take: Callable[[Varbinds], bool], row: tuple[str, RawValue]) -> bool:
+    return take([row])
 
 
 async def _mapped(call: Awaitable[T]) -> T:

@@ -41,6 +41,7 @@ from chm_exporter.snmp.client import (
     RefusedError,
     SnmpClient,
     UndecodableError,
+    Varbinds,
     WalkSettings,
 )
 from chm_exporter.snmp.session import GufoClient
@@ -190,6 +191,11 @@ class Walker:
                     group.create_task(self._worker(None, queue, result, clients, engine_id))
         except* _StopError as eg:
             stop = eg.exceptions[0]  # type: ignore[assignment]  # except* narrows to Exception
+            # Python 3.11's TaskGroup raises its error group from a frame that holds it: a
+            # reference cycle. Without their tracebacks, the errors in it do not keep the
+            # workers' frames (and the sockets some hold) until a garbage collection.
+            for error in eg.exceptions:
+                error.__traceback__ = None
         finally:
             for client in clients:
                 client.close()
@@ -336,35 +342,15 @@ class Walker:
         known = self._row_bytes.get(column)
         cap = self._limits.get(column, self._settings.max_repetitions)
         reps = bulk_size(cap if known else min(cap, FIRST_BULK), self._rows.get(column), known)
-        cut = len(column) + 1
         retries_left = self._settings.retries
         while True:
-            bucket = result.start_column(column)
-            walk = client.walk(column, reps if self._bulk else 0)
+            rows = _ColumnRows(self, column, result.start_column(column))
             try:
-                more = True
-                widest = 0  # the largest estimate of bytes per row of a reply
-                while more:
-                    rows, more = await walk.next_batch(self._timeout())
-                    self._alive = True
-                    size = 0
-                    for oid, value in rows:
-                        index = oid[cut:]
-                        if index in bucket:
-                            self._non_increasing(column, oid)
-                            more = False
-                            break
-                        bucket[index] = value
-                        if value.__class__ is bytes or value.__class__ is str:
-                            size += len(value)
-                    # OIDs counted as the column's length plus an index of up to 8 bytes
-                    self._account(len(rows), size + len(rows) * (cut + 8))
-                    if rows:
-                        widest = max(widest, row_bytes(rows[-1][0], size, len(rows)))
-                self.stats.varbinds += len(bucket)
-                self._rows[column] = len(bucket)
-                if widest:
-                    self._row_bytes[column] = widest
+                await client.walk(column, reps if self._bulk else 0).run(rows.take, self._timeout)
+                self.stats.varbinds += len(rows.bucket)
+                self._rows[column] = len(rows.bucket)
+                if rows.widest:
+                    self._row_bytes[column] = rows.widest
                 return
             except TimeoutError:
                 self.stats.timeouts += 1
@@ -413,3 +399,44 @@ class Walker:
             self._log.debug("%s; walk ends there", message)
         else:
             self.stats.errors.append(message)
+
+
+class _ColumnRows:
+    """A column's rows as its replies bring them (:meth:`take`, from the client's walk): into
+    the result's bucket, counted against the walker's budget, the widest reply's bytes per row
+    kept to size the next scrape's bulk."""
+
+    __slots__ = ("_column", "_cut", "_walker", "bucket", "widest")
+
+    def __init__(self, walker: Walker, column: str, bucket: dict[str, RawValue]) -> None:
+        self._walker = walker
+        self._column = column
+        self._cut = len(column) + 1
+        self.bucket = bucket
+        self.widest = 0
+
+    def take(self, rows: Varbinds) -> bool:
+        """Keep a reply's rows; False when the agent repeated an OID (the walk ends there).
+
+        Raises:
+            _DeviceDownError: the probe's budget is exceeded.
+        """
+        walker, bucket, cut = self._walker, self.bucket, self._cut
+        walker._alive = True
+        more = True
+        size = 0
+        for oid, value in rows:
+            index = oid[cut:]
+            if index in bucket:
+                walker._non_increasing(self._column, oid)
+                more = False
+                break
+            bucket[index] = value
+            if value.__class__ is bytes or value.__class__ is str:
+                size += len(value)
+        count = len(rows)
+        # OIDs counted as the column's length plus an index of up to 8 bytes
+        walker._account(count, size + count * (cut + 8))
+        if count:
+            self.widest = max(self.widest, row_bytes(rows[-1][0], size, count))
+        return more

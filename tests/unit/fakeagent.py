@@ -171,16 +171,18 @@ class FakeColumnWalk:
         self._reps = max_repetitions
         self._last: str | None = None
 
-    async def next_batch(self, wait: float) -> tuple[Varbinds, bool]:
-        """The next rows after the last one read."""
+    async def run(self, take: Callable[[Varbinds], bool], wait: Callable[[], float]) -> None:
+        """Ask for the rows after the last one read until the column ends or `take` says so."""
         kind: Kind = "bulk" if self._reps else "next"
-        self._client._request(kind, (self._last or self._column,), self._reps, wait)
-        rows, more = self._client._agent.after(self._column, self._last, self._reps or 1)
-        if not self._reps:  # GETNEXT learns of the column's end only from the next reply
-            more = bool(rows)
-        if rows:
-            self._last = rows[-1][0]
-        return rows, more
+        more = True
+        while more:
+            self._client._request(kind, (self._last or self._column,), self._reps, wait())
+            rows, more = self._client._agent.after(self._column, self._last, self._reps or 1)
+            if not self._reps:  # GETNEXT learns of the column's end only from the next reply
+                more = bool(rows)
+            if rows:
+                self._last = rows[-1][0]
+            more = take(rows) and more
 
 
 def values_of(pairs: Mapping[str, RawValue]) -> dict[str, RawValue]:

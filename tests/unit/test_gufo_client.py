@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from chm_exporter.config import CommunityAuth, SnmpSettings
 from chm_exporter.errors import SnmpProbeError
 from chm_exporter.probelog import ProbeLog
-from chm_exporter.snmp.client import LibraryPanicError, RefusedError
+from chm_exporter.snmp.client import LibraryPanicError, RefusedError, Varbinds
 from chm_exporter.snmp.session import GufoClient
 from chm_exporter.snmp.walker import Walker
 from chm_exporter.walk import WalkPlan, WalkResult
@@ -32,6 +32,7 @@ NORMAL = CommunityAuth(version="2c", community=SecretStr("normal"))
 SYS_NAME = "1.3.6.1.2.1.1.5.0"
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
 IF_DESCR = "1.3.6.1.2.1.2.2.1.2"
+IF_HIGH_SPEED = "1.3.6.1.2.1.31.1.1.1.15"
 # A BER sequence with a 4-byte length and no bytes of it: gufo-snmp 0.13 panics
 # ("index out of bounds: the len is 3 but the index is 3").
 PANIC_REPLY = bytes.fromhex("308400")
@@ -138,10 +139,18 @@ async def test_the_reader_is_added_once_per_client_and_removed_at_close(
         monkeypatch.setattr(loop, name, partial(_counted, calls, name, real))
     client = GufoClient("127.0.0.1", hostile_agent.port, NORMAL, 10)
     assert await client.get_many([SYS_NAME], 2.0) == {SYS_NAME: b"hostile"}
-    walk = client.walk(IF_DESCR, 2)
-    rows = [row for _ in range(2) for row in (await walk.next_batch(2.0))[0]]
+    rows: Varbinds = []
+
+    def take(batch: Varbinds) -> bool:
+        rows.extend(batch)
+        return True
+
+    await client.walk(IF_DESCR, 2).run(take, lambda: 2.0)
     assert rows == [(f"{IF_DESCR}.{i}", f"eth{i}".encode()) for i in (1, 2, 3)]
-    assert client.pdus_sent == 3
+    assert client.pdus_sent == 3  # the GET and two GETBULKs of 2 (the second left the column)
+    rows.clear()  # the MIB's last column: its end is the end of the agent's MIB view
+    await client.walk(IF_HIGH_SPEED, 5).run(take, lambda: 2.0)
+    assert [oid for oid, _ in rows] == [f"{IF_HIGH_SPEED}.{i}" for i in (1, 2, 3)]
     assert calls == ["add_reader"]
     client.close()
     client.close()
