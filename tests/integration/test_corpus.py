@@ -144,12 +144,13 @@ async def test_compat_emits_snmp_exporter_names(client: Client, snmpsim_server: 
 async def test_oversized_reply_shrinks_bulk_then_fails_cleanly(
     client: Client, snmpsim_server: Snmpsim
 ) -> None:
-    # slxos_slx9150 holds 5.5 kB strings: 50 per reply exceed a UDP datagram (snmpsim sends
-    # nothing), 3 per reply arrive but exceed gufo-snmp 0.13's receive buffer, and so does one.
-    # The walker shrinks the bulk on each, then fails the probe with the reason, never a 500.
+    # slxos_slx9150 holds 5.5 kB strings: 25 per reply (a column's first walk asks at most 25)
+    # exceed a UDP datagram (snmpsim sends nothing), 6 per reply arrive but exceed gufo-snmp
+    # 0.13's receive buffer, and so does one. The walker shrinks the bulk on each, then fails
+    # the probe with the reason, never a 500.
     community = "extreme/slxos_slx9150"
     text = await probe_text(client, snmpsim_server.port, community, "bulk50", debug="true")
     assert 'probe_success{prober="snmp"} 0' in text
-    assert "timeout, now max-repetitions 12" in text
+    assert "timeout, now max-repetitions 6" in text
     assert "now max-repetitions 1" in text
     assert "larger than gufo-snmp's receive buffer" in text
