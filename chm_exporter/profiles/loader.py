@@ -9,7 +9,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from chm_exporter.errors import ConfigError
+from chm_exporter.profiles.enterprises import enterprise_slugs
 from chm_exporter.profiles.model import Profile
+from chm_exporter.profiles.products import product_names
 from chm_exporter.validation import format_validation_error
 from chm_exporter.yamlfile import MAX_YAML_BYTES, decode_text, load_yaml, read_bounded
 
@@ -69,6 +71,10 @@ def load_profiles(extra_dirs: Iterable[Path] = ()) -> dict[str, Profile]:
             sources[profile.name] = source
     _check_includes(profiles, sources)
     _check_metric_shapes(profiles, sources)
+    # The sysObjectID tables are read here, once, not by the first probe's evaluation: 62,011
+    # enterprises take ~50 ms, which that probe would spend inside its deadline's short grace.
+    enterprise_slugs()
+    product_names()
     return profiles
 
 
