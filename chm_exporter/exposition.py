@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 MetricType = Literal["gauge", "counter", "untyped"]
@@ -85,27 +86,33 @@ class MetricSink:
     def render(self) -> str:
         """Render all families in the Prometheus text format 0.0.4."""
         out: list[str] = []
+        append = out.append
         # Many families share label sets (18 interface metrics per ifIndex): format each once.
-        rendered: dict[tuple[tuple[str, ...], LabelValues], str] = {}
+        rendered: dict[tuple[str, ...], dict[LabelValues, str]] = {}
         for fam in self._families.values():
-            if not fam.samples:
+            samples = fam.samples
+            if not samples:
                 continue
-            out.append(
-                f"# HELP {fam.name} {_escape_help(fam.help)}\n# TYPE {fam.name} {fam.type}\n"
-            )
+            name = fam.name
+            append(f"# HELP {name} {_escape_help(fam.help)}\n# TYPE {name} {fam.type}\n")
             names = fam.label_names
-            prefix = fam.name
-            for values, value in fam.samples.items():
-                if names:
-                    key = (names, values)
-                    pairs = rendered.get(key)
-                    if pairs is None:
-                        pairs = rendered[key] = ",".join(
-                            f'{n}="{_escape_label(v)}"' for n, v in zip(names, values, strict=True)
-                        )
-                    out.append(f"{prefix}{{{pairs}}} {format_value(value)}\n")
+            if not names:
+                out.extend(f"{name} {format_value(value)}\n" for value in samples.values())
+                continue
+            pairs_of = rendered.get(names)
+            if pairs_of is None:
+                pairs_of = rendered[names] = {}
+            template = _pairs_template(names)
+            start = name + "{"
+            known = pairs_of.get
+            for values, value in samples.items():
+                pairs = known(values)
+                if pairs is None:
+                    pairs = pairs_of[values] = _label_pairs(template, values)
+                if type(value) is int:  # most samples: no need for format_value's checks
+                    append(f"{start}{pairs}}} {value}\n")
                 else:
-                    out.append(f"{prefix} {format_value(value)}\n")
+                    append(f"{start}{pairs}}} {format_value(value)}\n")
         return "".join(out)
 
 
@@ -120,6 +127,20 @@ def format_value(value: Number) -> str:
     if value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     return repr(value)
+
+
+@lru_cache(maxsize=256)
+def _pairs_template(names: tuple[str, ...]) -> str:
+    """`a="%s",b="%s"` for label names a, b (a name holds no `%` and needs no escaping)."""
+    return ",".join(f'{n}="%s"' for n in names)
+
+
+def _label_pairs(template: str, values: LabelValues) -> str:
+    """The label pairs of one sample, its values escaped."""
+    joined = "".join(values)
+    if "\\" in joined or '"' in joined or "\n" in joined:
+        values = tuple(_escape_label(v) for v in values)
+    return template % values
 
 
 def _escape_label(value: str) -> str:

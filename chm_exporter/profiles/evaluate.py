@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from chm_exporter.catalogue import catalogue
-from chm_exporter.exposition import Family, LabelValues, MetricSink
+from chm_exporter.exposition import LabelValues, MetricSink, Number
 from chm_exporter.profiles.model import (
     DEVICE_INFO_LABELS,
     DEVICE_INFO_METRIC,
@@ -25,6 +25,7 @@ from chm_exporter.profiles.model import (
     Source,
     Table,
 )
+from chm_exporter.profiles.tableplan import LabelPlan, SourcePlan, TablePlan, table_plan
 from chm_exporter.profiles.values import as_number, as_text, enum_key
 from chm_exporter.walk import RawValue, WalkResult
 
@@ -40,7 +41,8 @@ class Evaluation:
     (so two rows that would give the same label set are told apart, not overwritten)."""
 
     dropped: Counter[str] = field(default_factory=Counter)
-    owners: dict[tuple[str, LabelValues], tuple[str, str]] = field(default_factory=dict)
+    owners: dict[str, dict[LabelValues, tuple[str, str]]] = field(default_factory=dict)
+    """By metric name: which row gave each label set."""
     collapsed: int = 0
     """Samples that replaced another row's (a metric without labels, read from two rows)."""
 
@@ -72,6 +74,8 @@ def evaluate_profiles(
     """
     evaluation = evaluation if evaluation is not None else Evaluation()
     info: dict[str, str] = {}
+    orders: dict[str, list[str]] = {}
+    groups: dict[str, dict[int | str | None, set[str]]] = {}
     has_info = False
     complete = True
     profiles = list(profiles)
@@ -91,14 +95,14 @@ def evaluate_profiles(
                 continue
             if spec.fallback and info.get(name):
                 continue
-            value = _device_info_field(spec, result)
+            value = _device_info_field(spec, result, orders)
             if value:
                 info[name] = value
         for table in profile.tables:
             if f"{profile.name}.{table.name}" not in replaced:
+                plan = table_plan(profile.name, table)
                 complete = (
-                    _evaluate_table(profile.name, table, result, sink, stop_at, evaluation)
-                    and complete
+                    _evaluate_table(plan, result, sink, stop_at, evaluation, groups) and complete
                 )
     for name, spec in last_resorts:
         if not info.get(name):
@@ -116,12 +120,20 @@ def _answered(table: Table, result: WalkResult) -> bool:
     return any(value is not None for oid in columns for value in result.column(oid).values())
 
 
-def _device_info_field(spec: LabelSpec, result: WalkResult) -> str | None:
+def _device_info_field(
+    spec: LabelSpec, result: WalkResult, orders: dict[str, list[str]]
+) -> str | None:
+    """A chm_device_info field; `orders` keeps each column's rows in index order, sorted once
+    per evaluation (several fields read one table: entPhysicalTable's model, serial, ...)."""
     if not spec.table:
         return _label_value(spec, result, "", None)
-    column = result.column(spec.oid[0]) if spec.oid else _EMPTY
-    for index in sorted(column, key=_index_order):
-        if _row_matches(spec.where, result, index):
+    oid = spec.oid[0] if spec.oid else ""
+    order = orders.get(oid)
+    if order is None:
+        order = orders[oid] = sorted(result.column(oid), key=_index_order)
+    where = _bound_conditions(spec.where, result)
+    for index in order:
+        if _row_matches(where, result, index):
             return _label_value(spec, result, index, None)
     return _finish(spec, None)
 
@@ -133,14 +145,22 @@ def _index_order(index: str) -> tuple[int, ...]:
         return (1 << 62,)
 
 
-def _row_matches(conditions: list[Condition], result: WalkResult, index: str) -> bool:
-    for cond in conditions:
+_BoundCondition = tuple[Condition, Mapping[str, RawValue]]
+"""A condition with its column in this walk result (none for a test on the row index)."""
+
+
+def _bound_conditions(conditions: list[Condition], result: WalkResult) -> list[_BoundCondition]:
+    return [(cond, result.column(cond.oid or "")) for cond in conditions]
+
+
+def _row_matches(conditions: list[_BoundCondition], result: WalkResult, index: str) -> bool:
+    for cond, column in conditions:
         raw: RawValue
         if cond.index is not None:
             raw = ".".join(index.split(".")[cond.index[0] : cond.index[1]]) or None
         else:
             row = index if cond.key is None else _lookup_row(cond.key, result, index, None)
-            raw = result.column(cond.oid or "").get(row)
+            raw = column.get(row)
         if cond.regex is not None:
             text = as_text(raw)
             if text is None or not _regex(cond.regex).search(text):
@@ -159,12 +179,9 @@ def _row_matches(conditions: list[Condition], result: WalkResult, index: str) ->
     return True
 
 
-def _scalar_answered(table: Table, result: WalkResult) -> bool:
+def _scalar_answered(plan: TablePlan, result: WalkResult) -> bool:
     """Whether any OID a scalar table reads (its labels' or its metrics' sources) has a value."""
-    specs = [*table.labels.values(), *(s for m in table.metrics for s in m.labels.values())]
-    oids = [oid for spec in specs for oid in spec.oid or ()]
-    oids += [s.oid for m in table.metrics for s in m.sources]
-    return any(result.column(oid).get("") is not None for oid in oids)
+    return any(result.column(oid).get("") is not None for oid in plan.scalar_oids)
 
 
 # Rows evaluated between two looks at the clock when evaluation has a time limit: a row of a
@@ -173,16 +190,16 @@ _ROWS_PER_CLOCK_CHECK = 4
 
 
 def _evaluate_table(
-    profile: str,
-    table: Table,
+    plan: TablePlan,
     result: WalkResult,
     sink: MetricSink,
     stop_at: float | None,
     evaluation: Evaluation,
+    groups: dict[str, dict[int | str | None, set[str]]],
 ) -> bool:
-    row_columns = table.rows or list(dict.fromkeys(s.oid for m in table.metrics for s in m.sources))
-    if table.scalar:
-        indexes: Iterable[str] = [""] if _scalar_answered(table, result) else []
+    row_columns = plan.row_columns
+    if plan.scalar:
+        indexes: Iterable[str] = [""] if _scalar_answered(plan, result) else []
     elif len(row_columns) == 1:
         indexes = result.column(row_columns[0]).keys()
     else:
@@ -192,22 +209,33 @@ def _evaluate_table(
                 return False
             merged.update(dict.fromkeys(result.column(col)))
         indexes = merged
-    table_label_names = tuple(table.labels)
-    families = [
-        (
-            metric,
-            sink.family(
-                metric.name,
-                metric.help,
-                "counter" if metric.type == "counter" else "gauge",
-                table_label_names + tuple(metric.labels),
-            ),
-            _bounds(metric.name),
-            _distinct_label(metric.name),
+    dropped = evaluation.dropped
+    where = _bound_conditions(plan.where, result)
+    allowed = _rows_in(plan.where[0], result, groups, stop_at) if plan.where else None
+    labels = _bound_labels(plan.labels, result)
+    metrics = []
+    for metric in plan.metrics:
+        family = sink.family(metric.spec.name, metric.spec.help, metric.type, metric.label_names)
+        metrics.append(
+            (
+                metric.spec,
+                metric.info,
+                None if metric.plain_first is None else result.column(metric.plain_first),
+                None
+                if metric.sources is None
+                else [(result.column(s.oid), s) for s in metric.sources],
+                metric.low,
+                metric.high,
+                metric.counter,
+                metric,
+                family.samples,
+                evaluation.owners.setdefault(family.name, {}),
+                _bound_labels(metric.labels, result),
+            )
         )
-        for metric in table.metrics
-    ]
-    table_id = f"{profile}.{table.name}"
+    table_id = plan.table_id
+    parts: list[str] | None = None
+    given: set[str] = set()  # the metrics that gave the row a sample, for `unless:`
     for count, index in enumerate(indexes):
         if (
             stop_at is not None
@@ -215,36 +243,153 @@ def _evaluate_table(
             and time.monotonic() > stop_at
         ):
             return False
-        if table.where and not _row_matches(table.where, result, index):
+        if allowed is not None and index not in allowed:
             continue
-        parts = index.split(".") if index else []
-        base = tuple(
-            _label_value(spec, result, index, parts) or "" for spec in table.labels.values()
-        )
-        given: set[str] = set()
-        for metric, family, bounds, distinct in families:
-            if metric.unless and given.intersection(metric.unless):
+        if where and not _row_matches(where, result, index):
+            continue
+        if plan.needs_parts:
+            parts = index.split(".") if index else []
+        base = _row_labels(labels, result, index, parts) if labels else ()
+        owner = (table_id, index)
+        if plan.has_unless:
+            given.clear()
+        for (
+            spec,
+            info,
+            first,
+            sources,
+            low,
+            high,
+            counter,
+            metric,
+            samples,
+            owners,
+            own_labels,
+        ) in metrics:
+            if spec.unless and not given.isdisjoint(spec.unless):
                 continue
             try:
-                value = _metric_value(metric, result, index, evaluation.dropped)
+                if info:
+                    value: int | float | None = 1
+                elif first is not None and type(raw := first.get(index)) is int:
+                    value = raw  # most cells: the first source's int, read as it is
+                elif sources is None:
+                    value = _metric_value(spec, result, index, dropped)
+                else:
+                    value = _direct_value(spec, sources, index, dropped)
             except (OverflowError, ValueError):  # 10.0 ** 400, int() of a 1e309-sized float
                 value = math.inf
             if value is None:
                 continue
-            reason = _impossible(value, bounds, family.type == "counter")
-            if reason is not None:
-                evaluation.dropped[reason] += 1
-                continue
-            labels = base
-            if metric.labels:
-                labels = base + tuple(
-                    _label_value(spec, result, index, parts) or ""
-                    for spec in metric.labels.values()
-                )
-            given.add(metric.name)
-            if not _place(family, labels, value, (table_id, index), distinct, evaluation.owners):
+            if not low <= value <= high or (counter and value < 0):
+                reason = _impossible(value, metric.bounds, counter)
+                if reason is not None:
+                    dropped[reason] += 1
+                    continue
+            row_labels = base
+            if own_labels:
+                row_labels = base + _row_labels(own_labels, result, index, parts)
+            if plan.has_unless:
+                given.add(spec.name)
+            if owners.setdefault(row_labels, owner) is owner:
+                samples[row_labels] = value
+            elif not _place(samples, row_labels, value, owner, metric.distinct, owners):
                 evaluation.collapsed += 1
     return True
+
+
+def _rows_in(
+    cond: Condition,
+    result: WalkResult,
+    groups: dict[str, dict[int | str | None, set[str]]],
+    stop_at: float | None,
+) -> set[str] | None:
+    """The rows an `in:` condition on the row's own cell keeps, from the column's rows grouped
+    by value once per evaluation (ENTITY-SENSOR's sensor type filters seven tables of the same
+    rows); None for another kind of condition, or when grouping reached `stop_at`."""
+    if cond.in_ is None or cond.key is not None or cond.oid is None:
+        return None
+    by_key = groups.get(cond.oid)
+    if by_key is None:
+        by_key = {}
+        for count, (index, raw) in enumerate(result.column(cond.oid).items()):
+            if stop_at is not None and count % 256 == 255 and time.monotonic() > stop_at:
+                return None
+            by_key.setdefault(enum_key(raw), set()).add(index)
+        groups[cond.oid] = by_key
+    rows: set[str] = set()
+    for key in cond.in_:
+        rows |= by_key.get(key, set())
+    return rows
+
+
+_BoundLabel = tuple[LabelPlan, list[Mapping[str, RawValue]] | None]
+"""A label's plan with, for a direct label, its columns in this walk result."""
+
+
+def _bound_labels(plans: tuple[LabelPlan, ...], result: WalkResult) -> list[_BoundLabel]:
+    return [
+        (p, None if p.columns is None else [result.column(oid) for oid in p.columns]) for p in plans
+    ]
+
+
+def _row_labels(
+    labels: list[_BoundLabel], result: WalkResult, index: str, parts: list[str] | None
+) -> LabelValues:
+    """The values of `labels` for row `index` (as `_label_value` gives them, "" for none)."""
+    out: list[str] = []
+    for plan, columns in labels:
+        if plan.constant is not None:
+            out.append(plan.constant)
+        elif columns is not None:
+            text: str | None = None
+            for column in columns:
+                raw = column.get(index)
+                if raw is None:
+                    continue
+                if plan.map is not None:
+                    text = plan.map.get(enum_key(raw))  # type: ignore[arg-type]
+                    if text is not None:
+                        break
+                if text := as_text(raw, plan.format):
+                    break
+            out.append(text or plan.default)
+        elif plan.index is not None and parts is not None:
+            out.append(".".join(parts[plan.index[0] : plan.index[1]]) or plan.default)
+        else:
+            out.append(_label_value(plan.spec, result, index, parts) or "")
+    return tuple(out)
+
+
+def _direct_value(
+    metric: MetricSpec,
+    sources: list[tuple[Mapping[str, RawValue], SourcePlan]],
+    index: str,
+    dropped: Counter[str],
+) -> int | float | None:
+    """A direct metric's value in row `index` (as `_metric_value` gives it)."""
+    for column, source in sources:
+        raw = column.get(index)
+        if raw is None:
+            continue
+        value = _cell_number(metric, raw, dropped)
+        if value is None or not source.scaled:
+            return value
+        return _scaled(value, source.scale, source.offset)
+    return None
+
+
+def _cell_number(metric: MetricSpec, raw: RawValue, dropped: Counter[str]) -> int | float | None:
+    """What a source's cell (not None) says before any arithmetic: its number, or its enum's
+    mapped value; None for a sentinel that means no reading (counted), an enum neither mapped
+    nor defaulted, or no number."""
+    if metric.skip and raw in metric.skip:
+        dropped["no_reading"] += 1
+        return None
+    if metric.map is not None:
+        mapped = metric.map.get(raw if type(raw) is int else enum_key(raw))  # type: ignore[arg-type]
+        return mapped if mapped is not None else metric.default
+    return raw if type(raw) is int else as_number(raw)
 
 
 def _impossible(
@@ -266,34 +411,21 @@ def _impossible(
     return None
 
 
-@lru_cache(maxsize=1024)
-def _bounds(name: str) -> tuple[float | None, float | None] | None:
-    known = catalogue().get(name)
-    return known.range if known is not None else None
-
-
-@lru_cache(maxsize=1024)
-def _distinct_label(name: str) -> int:
-    known = catalogue().get(name)
-    position = known.distinct_label if known is not None else 0
-    return position if position is not None else -1
-
-
 def _place(
-    family: Family,
+    samples: dict[LabelValues, Number],
     labels: LabelValues,
     value: int | float,
     owner: tuple[str, str],
     distinct: int,
-    owners: dict[tuple[str, LabelValues], tuple[str, str]],
+    owners: dict[LabelValues, tuple[str, str]],
 ) -> bool:
     """Store a sample; when another row already gave this label set, the later row's distinct
     label gets ` #<its row index>` (and `.2`, `.3`, ... should that clash too), so no row is
     lost and the same walk always gives the same labels. False when the sample replaced
     another row's (a metric with no label to tell them apart)."""
-    if owners.setdefault((family.name, labels), owner) != owner:
+    if owners.setdefault(labels, owner) != owner:
         if not 0 <= distinct < len(labels):
-            family.samples[labels] = value
+            samples[labels] = value
             return False
         name = labels[distinct]
         tag = f"#{owner[1]}" if owner[1] else "#2"
@@ -302,10 +434,10 @@ def _place(
             mark = tag if attempt == 1 else f"{tag}.{attempt}"
             renamed = f"{name} {mark}" if name else mark
             labels = (*labels[:distinct], renamed, *labels[distinct + 1 :])
-            if owners.setdefault((family.name, labels), owner) == owner:
+            if owners.setdefault(labels, owner) == owner:
                 break
             attempt += 1
-    family.samples[labels] = value
+    samples[labels] = value
     return True
 
 
@@ -325,14 +457,7 @@ def _metric_value(
             raw = _regex_number(metric.regex, raw)
             if raw is None:  # no figure in this text: the next source
                 continue
-        if metric.skip and raw in metric.skip:
-            dropped["no_reading"] += 1
-            return None
-        if metric.map is not None:
-            mapped = metric.map.get(enum_key(raw))  # type: ignore[arg-type]
-            value: int | float | None = mapped if mapped is not None else metric.default
-        else:
-            value = as_number(raw)
+        value = _cell_number(metric, raw, dropped)
         if value is None:
             return None
         value = _with_terms(value, source, result, index)
@@ -401,10 +526,11 @@ def _with_terms(
 def _row_sum(total: RowSum, result: WalkResult) -> int | float:
     """A column summed over the rows that meet the sum's conditions."""
     column = result.column(total.oid)
+    where = _bound_conditions(total.where, result)
     return sum(
         number
         for index, raw in column.items()
-        if _row_matches(total.where, result, index) and (number := as_number(raw)) is not None
+        if _row_matches(where, result, index) and (number := as_number(raw)) is not None
     )
 
 

@@ -53,7 +53,10 @@ def _bytes_text(raw: bytes, fmt: Format) -> str:
         return raw.decode("ascii", errors="replace").strip()
     stripped = raw.rstrip(b"\x00")
     if _printable(stripped):
-        return _clean(stripped.decode("ascii"))
+        text = stripped.decode("ascii")
+        # printable ASCII holds no control character but \t, \n and \r: _clean's work
+        # is only to turn \r into \n, and most texts (names, descriptions) hold none
+        return _clean(text) if "\r" in text else text.strip()
     try:
         return _clean(stripped.decode("utf-8"))
     except UnicodeDecodeError:
@@ -88,6 +91,8 @@ def _clean(text: str) -> str:
 
 def as_number(raw: RawValue) -> int | float | None:
     """A raw value as a number: integers exact, numeric strings parsed, anything else None."""
+    if type(raw) is int or type(raw) is float:  # most cells: spare the checks below
+        return raw
     if isinstance(raw, bool):
         return int(raw)
     if isinstance(raw, int | float):
