@@ -100,6 +100,17 @@ async def test_unanswering_agent_is_probe_success_0_not_an_error(client: Client)
     assert "127.0.0.1:9 refused (ICMP port unreachable" in debug
 
 
+async def test_the_answer_is_not_compressed_when_gzip_is_accepted(client: Client) -> None:
+    # a deliberate choice (CPU per scrape, see the probe handler): identity, whole, and stated
+    resp = await client.get(
+        "/probe?target=127.0.0.1:9&module=if_mib", headers={"Accept-Encoding": "gzip"}
+    )
+    body = await resp.read()
+    assert "Content-Encoding" not in resp.headers
+    assert int(resp.headers["Content-Length"]) == len(body)
+    assert body.startswith(b"# HELP ")
+
+
 async def test_unresolvable_name_is_a_probe_failure(client: Client) -> None:
     resp = await client.get("/probe?target=no-such-host.invalid&module=if_mib&debug=true")
     assert resp.status == 200
