@@ -106,7 +106,7 @@ def evaluate_profiles(
                 )
     for name, spec in last_resorts:
         if not info.get(name):
-            info[name] = _device_info_field(spec, result) or ""
+            info[name] = _device_info_field(spec, result, orders) or ""
     if has_info and any(info.values()):
         labels = {name: info.get(name, "") for name in DEVICE_INFO_LABELS}
         sink.add(DEVICE_INFO_METRIC, 1, labels, DEVICE_INFO_HELP)

@@ -12,8 +12,8 @@ path (:func:`chm_exporter.profiles.evaluate._metric_value` and ``_label_value``)
   skipped sentinels and each source's scale and offset (no regex, factors, log10, columns or
   row sums to add or subtract);
 - a **direct** label: the first mapped value or non-empty text of its columns (in its format),
-  or the parts of the row index, else its default (no regex, template, lookup key, format-by
-  column or index suffix); and constant labels.
+  or the parts of the row index, else its default (no regex, rewrite, template, lookup key,
+  format-by column or index suffix); and constant labels.
 """
 
 from __future__ import annotations
@@ -160,6 +160,7 @@ def _label_plan(spec: LabelSpec) -> LabelPlan:
         and spec.format_by is None
         and spec.regex is None
         and spec.template is None
+        and not spec.rewrite
     )
     return LabelPlan(
         spec=spec,

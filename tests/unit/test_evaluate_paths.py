@@ -109,7 +109,10 @@ tables:
       - {{name: site_filtered_again, help: h, oid: {B}}}
   - name: mixed
     where: [{{index: 1, in: [0, 1]}}]
-    labels: {{tray: {{oid: {L1}, template: "Tray {{}}", default: none}}, name: {{oid: {L2}}}}}
+    labels:
+      tray: {{oid: {L1}, template: "Tray {{}}", default: none}}
+      name: {{oid: {L2}}}
+      port: {{oid: [{L2}, {L1}], rewrite: [{{regex: '^Gi(.*)', to: 'Gig\\1'}}]}}
     metrics:
       - {{name: site_first, help: h, oid: {A}}}
       - {{name: site_second, help: h, oid: {B}, unless: [site_first]}}
@@ -212,6 +215,7 @@ def test_direct_paths_give_what_the_general_path_gives(
     assert "site_filtered_again{" in direct[0]
     assert ('site_second{tray="' in direct[0]) == (shift != 0)  # A and B differ
     assert 'site_first{tray="Tray ' in direct[0]
+    assert 'port="Gig1/0/1"' in direct[0]
 
 
 def test_a_table_plan_is_made_once_and_goes_with_its_table() -> None:
