@@ -208,8 +208,9 @@ async def probe(request: web.Request) -> web.Response:
         )
     # Not compressed, though Prometheus sends Accept-Encoding: gzip: CPU per scrape is what
     # limits devices per core, and gzip costs more of it than the bytes it saves (a 96 kB
-    # answer: +0.3 ms at level 1, +1.6 ms with aiohttp's enable_compression, against ~0.25 ms
-    # for the whole identity request; docs/benchmarks.md, "Evaluation and rendering").
+    # answer: +0.45 ms at level 1, +1.8 ms with aiohttp's enable_compression, against 0.28 ms
+    # for the whole identity request; docs/benchmarks.md, "Evaluation, rendering and the
+    # answer").
     return web.Response(text=body, content_type=EXPOSITION_CONTENT_TYPE, charset="utf-8")
 
 
