@@ -20,6 +20,11 @@ def format_validation_error(exc: ValidationError, text: str | None = None) -> st
             # The unknown key is the line's own text, where a typo may have glued a secret
             # ("communitys3cret"): the line number finds it, the message does not repeat it.
             shown, msg = shown[:-1], "a key that is not a field here"
+        elif err["type"] == "union_tag_invalid":
+            # pydantic repeats the tag it was given, which may be a secret in the wrong field
+            ctx = err.get("ctx", {})
+            field, expected = ctx.get("discriminator", "").strip("'"), ctx.get("expected_tags")
+            msg = f"{field or 'the tag'} must be one of {expected}"
         line = line_of(text, parts) if text is not None and parts else None
         where = [f"line {line}" if line is not None else "", ".".join(shown)]
         lines.append(": ".join([*filter(None, where), msg]))

@@ -100,7 +100,7 @@ def _error(text: str) -> str:
         ("modules: {m: {}}", "modules.m: a module needs at least one prober"),
         ("modules: {m: {snmp: {max_repetitions: 0}}}", "modules.m.snmp.max_repetitions"),
         ("modules: {m: {icmp: {count: 0}}}", "modules.m.icmp.count"),
-        ("auths: {a: {version: 4}}", "auths.a: Input tag '4'"),
+        ("auths: {a: {version: 4}}", "auths.a: version must be one of '1', '2c', '3'"),
         ("auths: {a: {version: 3}}", "auths.a.3.username: Field required"),
         (
             "auths: {a: {version: 3, username: u, security_level: authNoPriv}}",

@@ -184,6 +184,15 @@ def _check_refusal(exc: ConfigError) -> None:
     assert SECRET not in message
 
 
+@pytest.mark.parametrize("version", [SECRET, [SECRET], {SECRET: 1}])
+def test_a_secret_given_as_the_auth_version_is_not_repeated(version: object) -> None:
+    """pydantic's discriminated union repeats the tag it got; hypothesis found it once."""
+    text = yaml.safe_dump({"auths": {"a": {"version": version}}})
+    with pytest.raises(ConfigError, match="version must be one of '1', '2c', '3'") as info:
+        parse_config(text, "fuzz.yml")
+    _check_refusal(info.value)
+
+
 @settings(max_examples=300, deadline=None)
 @given(document=_documents)
 def test_any_structured_config_loads_or_is_refused_in_one_line(document: object) -> None:
