@@ -44,11 +44,14 @@ def data_dir() -> Path:
     return Path(str(resources.files(PACKAGE) / "data"))
 
 
-def recordings() -> dict[str, Path]:
-    """snmpsim community → recording file, of every recording in the package, sorted."""
+def recordings(max_bytes: int | None = None) -> dict[str, Path]:
+    """snmpsim community → recording file, of every recording in the package (those of at most
+    `max_bytes` as shipped, when given), sorted."""
     root = data_dir()
     found: dict[str, Path] = {}
     for path in root.rglob("*.snmprec*"):
+        if max_bytes is not None and path.stat().st_size > max_bytes:
+            continue
         name = path.relative_to(root).as_posix()
         for suffix in SUFFIXES:
             if name.endswith(suffix):
