@@ -5,7 +5,8 @@ after 1.3.6.1.4.1 in its sysObjectID."""
 from __future__ import annotations
 
 from functools import cache
-from importlib import resources
+
+from chm_exporter.profiles.datatable import read_table
 
 ENTERPRISES_FILE = "enterprises.tsv"
 ENTERPRISE_PREFIX = "1.3.6.1.4.1."
@@ -14,13 +15,7 @@ ENTERPRISE_PREFIX = "1.3.6.1.4.1."
 @cache
 def enterprise_slugs() -> dict[int, str]:
     """Every enterprise number with its vendor slug (read once)."""
-    text = resources.files("chm_exporter.profiles.data").joinpath(ENTERPRISES_FILE).read_text()
-    slugs: dict[int, str] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            number, _, slug = line.partition("\t")
-            slugs[int(number)] = slug.strip()
-    return slugs
+    return {int(number): slug for number, slug in read_table(ENTERPRISES_FILE).items()}
 
 
 def vendor_of(sys_object_id: str) -> str | None:

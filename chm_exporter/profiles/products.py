@@ -5,22 +5,14 @@ in what it answers is still named by the product its sysObjectID stands for
 
 from __future__ import annotations
 
-from functools import cache
-from importlib import resources
+from chm_exporter.profiles.datatable import read_table
 
 PRODUCTS_FILE = "products.tsv"
 
 
-@cache
 def product_names() -> dict[str, str]:
     """Every sysObjectID the table knows with its product name (read once)."""
-    text = resources.files("chm_exporter.profiles.data").joinpath(PRODUCTS_FILE).read_text()
-    names: dict[str, str] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            oid, _, name = line.partition("\t")
-            names[oid] = name.strip()
-    return names
+    return read_table(PRODUCTS_FILE)
 
 
 def product_of(sys_object_id: str) -> str | None:

@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from importlib import resources
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "enterprises.py"
-
-
-def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("enterprises_script", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+from scripts import enterprises as script
 
 
 @pytest.mark.parametrize(
@@ -36,17 +22,15 @@ def _script() -> ModuleType:
     ],
 )
 def test_slug_is_the_name_without_legal_suffixes(name: str, expected: str) -> None:
-    assert _script().slug(name) == expected
+    assert script.slug(name) == expected
 
 
 def test_overrides_name_vendors_as_the_profiles_do() -> None:
-    script = _script()
     text = script.render({9: "ciscoSystems", 318: "American Power Conversion Corp."}, {318: "apc"})
     assert text.splitlines()[3:] == ["9\tciscosystems", "318\tapc"]
 
 
 def test_shipped_table_is_what_the_script_writes_from_the_registry() -> None:
-    script = _script()
     if not script.REGISTRY.exists():
         pytest.fail(f"{script.REGISTRY} missing: scripts/setup.sh installs libwireshark-data")
     registry = script.parse_registry(script.REGISTRY.read_text(encoding="utf-8"))

@@ -4,10 +4,6 @@ model code, the Cisco containment root, the AOS-CX chassis description, ...)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
 from chm_exporter.exposition import MetricSink
@@ -15,6 +11,7 @@ from chm_exporter.profiles import WalkResult, evaluate_profiles, load_profiles
 from chm_exporter.profiles.loader import expand_includes, parse_profile
 from chm_exporter.profiles.model import Profile
 from chm_exporter.profiles.values import RawValue
+from scripts import products as products_script
 
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
 ENT_MODEL = "1.3.6.1.2.1.47.1.1.1.1.13"
@@ -251,13 +248,6 @@ def test_model_from_sysobjectid_only_where_no_profile_names_one() -> None:
 
 
 def test_products_script_resolves_assignments_to_oids() -> None:
-    path = Path(__file__).resolve().parents[2] / "scripts" / "products.py"
-    spec = importlib.util.spec_from_file_location("products_script", path)
-    assert spec is not None
-    assert spec.loader is not None
-    script = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = script
-    spec.loader.exec_module(script)
     mib = (
         "ciscoProductsMIB MODULE-IDENTITY ::= { ciscoModules 2 }\n"
         "cat29xxStack OBJECT IDENTIFIER ::= { ciscoProducts 1208 } -- a stack\n"
@@ -266,13 +256,13 @@ def test_products_script_resolves_assignments_to_oids() -> None:
         "ciscoMember OBJECT IDENTIFIER ::= { ciscoFamily 3 }\n"
         "orphan OBJECT IDENTIFIER ::= { unknownParent 1 }\n"
     )
-    products = script.resolve(script.parse_assignments(mib))
+    products = products_script.resolve(products_script.parse_assignments(mib))
     assert products == {
         "1.3.6.1.4.1.9.1.1208": "cat29xxStack",
         "1.3.6.1.4.1.9.1.9000": "ciscoFamily",
         "1.3.6.1.4.1.9.1.9000.3": "ciscoMember",
     }
-    text = script.render(products, ["CISCO-PRODUCTS-MIB"])
+    text = products_script.render(products, ["CISCO-PRODUCTS-MIB"])
     rows = [line for line in text.splitlines() if not line.startswith("#")]
     assert rows[0] == "1.3.6.1.4.1.9.1.1208\tcat29xxStack"  # numeric OID order
     assert rows[-1] == "1.3.6.1.4.1.9.1.9000.3\tciscoMember"
