@@ -38,6 +38,12 @@ async def client(tmp_path: Path, aiohttp_client: ClientFactory) -> Client:
         "modules": {
             "if_mib": {"snmp": {"profiles": ["system", "if_mib"], "timeout": 0.5, "retries": 1}},
             "getnext": {"snmp": {"profiles": ["system", "if_mib"], "walk": "getnext"}},
+            "empty_tables": {
+                "snmp": {
+                    "profiles": ["system", "if_mib", "entity_sensor", "lldp"],
+                    "lookup_cache_seconds": 0,
+                }
+            },
         },
     }
     path = tmp_path / "chm.yml"
@@ -102,3 +108,24 @@ async def test_wrong_credentials_fail_the_probe_with_a_reason(
     text = await _probe(client, f"127.0.0.1:{snmpd_server.port}", auth)
     assert _metrics(text)[("probe_success", (("prober", "snmp"),))] == 0
     assert reason in text.split("Metrics that would")[0]
+
+
+@pytest.mark.parametrize("auth", ["v1", "v2c", "chm_aes"])
+async def test_tables_empty_last_time_cost_one_request_and_give_the_same_series(
+    client: Client, snmpd_server: Snmpd, auth: str
+) -> None:
+    """net-snmp has no ENTITY-SENSOR-MIB or LLDP-MIB rows: from the second scrape on, each such
+    table costs one request instead of one per column, and the series are the same (label
+    columns are walked every time here, as with the lookup cache off)."""
+    target = f"127.0.0.1:{snmpd_server.port}"
+    first = _metrics(await _probe(client, target, auth, "empty_tables"))
+    second_text = await _probe(client, target, auth, "empty_tables")
+    second = _metrics(second_text)
+    assert second[("probe_success", (("prober", "snmp"),))] == 1, second_text
+    pdus = ("probe_snmp_pdus_sent", ())
+    walks = ("probe_snmp_walks", ())
+    # entPhySensorTable, LLDP-MIB's remote, management-address and statistics tables: each
+    # was one walk per column (58 walks), now one check per table (33 walks; 59 -> 40 PDUs)
+    assert second[walks] <= first[walks] - 20, (first[walks], second[walks])
+    assert second[pdus] <= first[pdus] - 15, (first[pdus], second[pdus])
+    assert set(second) == set(first)
