@@ -461,6 +461,10 @@ class Match(_Model):
 
     sys_object_id: OidList = Field(min_length=1, description="prefixes of sysObjectID")
     sys_descr: str | None = Field(default=None, description="regex sysDescr must match too")
+    not_sys_object_id: OidList = Field(
+        default_factory=list,
+        description="prefixes of sysObjectID this rule leaves out (other products of the vendor)",
+    )
 
 
 class Profile(_Model):
