@@ -79,6 +79,9 @@ def evaluate_profiles(
     has_info = False
     complete = True
     profiles = list(profiles)
+    for profile in profiles:
+        for column in profile.unsigned32:
+            _unwrap_int32(result.columns.get(column))
     replaced = {
         name
         for profile in profiles
@@ -542,6 +545,16 @@ def _times(value: int | float, factor: float) -> int | float:
         if abs(inverse - round(inverse)) < 1e-9 * inverse:
             return value / round(inverse)
     return value * factor
+
+
+def _unwrap_int32(bucket: dict[str, RawValue] | None) -> None:
+    """Negative values of an Integer32 column as the unsigned numbers they wrapped from (an
+    agent that puts a 3 TB disk's block count into hrStorageSize sends it negative)."""
+    if bucket is None:
+        return
+    for index, value in bucket.items():
+        if type(value) is int and -(2**31) <= value < 0:
+            bucket[index] = value + 2**32
 
 
 def _scaled(value: int | float, scale: float, offset: float) -> int | float:

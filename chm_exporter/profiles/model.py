@@ -484,6 +484,11 @@ class Profile(_Model):
     )
     device_info: dict[str, LabelSpec] = Field(default_factory=dict)
     tables: list[Table] = Field(default_factory=list)
+    unsigned32: list[Oid] = Field(
+        default_factory=list,
+        description="Integer32 columns agents overflow: a negative value is read as the "
+        "unsigned 32-bit number it wrapped from (value + 2^32)",
+    )
 
     @field_validator("oids")
     @classmethod

@@ -121,6 +121,30 @@ def test_plus_and_minus_columns_and_a_fallback_source() -> None:
     assert used == {("real",): 900 * 1024}
 
 
+def test_wrapped_integer32_storage_sizes_read_as_unsigned() -> None:
+    hr = load_profiles()["host_resources"]
+    entry = "1.3.6.1.2.1.25.2.3.1"
+    cols: Columns = {
+        f"{entry}.2": {"31": "1.3.6.1.2.1.25.2.1.4"},
+        f"{entry}.3": {"31": b"/ifs"},
+        f"{entry}.4": {"31": 8192},
+        # 3,000,000,000 and 2,500,000,000 units of 8 kB, sent wrapped as Integer32
+        f"{entry}.5": {"31": 3_000_000_000 - 2**32},
+        f"{entry}.6": {"31": 2_500_000_000 - 2**32},
+    }
+    size, evaluation = _run([hr], cols, "chm_filesystem_size_bytes")
+    used, _ = _run([hr], cols, "chm_filesystem_used_bytes")
+    assert size == {("/ifs",): 3_000_000_000 * 8192}
+    assert used == {("/ifs",): 2_500_000_000 * 8192}
+    assert not evaluation.dropped
+    # without the profile's unsigned32 the negative sizes are impossible values, dropped
+    plain = hr.model_copy(update={"unsigned32": []})
+    cols[f"{entry}.5"] = {"31": 3_000_000_000 - 2**32}
+    size, evaluation = _run([plain], cols, "chm_filesystem_size_bytes")
+    assert size == {}
+    assert evaluation.dropped
+
+
 @pytest.mark.parametrize(
     ("oid", "vendor"),
     [
