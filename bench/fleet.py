@@ -5,6 +5,7 @@ Run as root from the repository root (a network namespace, tap devices)::
     .venv/bin/python -m bench.fleet                  # 1,000 agents, 2 x 5 minutes, ~15 minutes
     .venv/bin/python -m bench.fleet --quick          # 100 agents, short phases, ~2 minutes
     .venv/bin/python -m bench.fleet --py-spy 120     # also sample the exporter with py-spy
+    .venv/bin/python -m bench.fleet --anchors        # also snmp_exporter + blackbox_exporter
 
 What happens, inside a private network namespace (``chmfleet-<hex>``, deleted after; nothing is
 added to the host's interfaces or addresses):
@@ -24,18 +25,28 @@ added to the host's interfaces or addresses):
    ``module=icmp`` every ``--icmp-interval`` (30 s, timeout 10 s), as deploy/prometheus's jobs
    do; the devices' offsets are spread evenly over the interval; keep-alive connections.
 
-Phases: warm-up (``--warmup``, one SNMP interval: every device's first, uncached scrape), then
-``fleet`` (``--duration``), then ``fleet 10% silent`` (the same exporter, ``--silent-share`` of
-the devices replaced by silent ones), then the throughput of 1 and 2 workers: a fresh exporter
+Phases: warm-up (``--warmup``, at least one SNMP interval: every device's first, uncached
+scrape, which learns each column's rows and so walks with smaller bulks; a shorter one is raised
+to the interval, with a note), then ``fleet`` (``--duration``), then ``fleet 10% silent`` (the
+same exporter, ``--silent-share`` of the devices replaced by silent ones), then with
+``--anchors`` the comparison (bench/fleetanchors.py): a fresh CHM with ``module=if_mib`` and
+one-echo ICMP, then Debian's ``prometheus-snmp-exporter`` (bench/snmp_exporter.yml's if_mib:
+ifTable and ifXTable) with ``prometheus-blackbox-exporter`` (one echo), on the same devices at
+the same pace, each with a warm-up of one interval and ``--anchor-duration`` measured, and the
+CHM / anchor ratios printed; then the throughput of 1 and 2 workers: a fresh exporter
 each, ``--concurrency`` scrapes in flight without pause over ``--throughput-devices`` devices
 (``--closed-loop-only``: only this). The closed loop is made fair on a shared machine with CPU
 cgroups (bench/cpugroups.py): each worker in a group of its own, capped at ``--worker-cpu``
 cores (one run per value; 0: uncapped), the agents and the load generator in one group, all
 weighted ``--pin-weight`` against other sessions. Capped, the exporter is the bottleneck with 1
 and with 2 workers, so the ratio measures the exporter, not what else runs.
-Every 10 s the exporter's CPU, RSS, PSS and open descriptors (supervisor and workers summed),
-the agents' and this process's CPU are sampled. The summary is printed; everything goes to
-``bench/results/fleet.json`` (git-ignored), the processes' logs to ``bench/results/logs``.
+Every 10 s the exporter's CPU (user and system apart, bench/fleetcpu.py), RSS, PSS and open
+descriptors (supervisor and workers summed; the two anchors summed and apart), the agents' and
+this process's CPU are sampled. The exporter's system CPU is the kernel's work on its behalf
+(UDP on loopback, where a sender's ``sendto`` also runs the delivery; the HTTP answers; epoll):
+a floor no change in Python removes, printed as the devices per core it alone would allow.
+The summary is printed; everything goes to ``bench/results/fleet.json`` (git-ignored), the
+processes' logs to ``bench/results/logs``.
 
 Every process, tap and the namespace are removed at the end, also on Ctrl-C or SIGTERM.
 Benchmarks only: nothing asserts a time.
@@ -65,10 +76,22 @@ import aiohttp
 from prometheus_client.mmap_dict import MmapedDict
 
 from bench.cpugroups import CpuGroups
+from bench.fleetanchors import (
+    Route,
+    anchor_processes,
+    anchor_routes,
+    chm_routes,
+    ratio_rows,
+    ratio_table,
+    wait_anchors,
+)
+from bench.fleetcpu import CpuSplit, cores_between, cpu_split_of, self_cpu_split
 from bench.run import (
+    BLACKBOX_EXPORTER,
     CHM_BINARY,
     RESULTS,
     ROOT,
+    SNMP_EXPORTER,
     Process,
     loadavg,
     percentile,
@@ -84,6 +107,8 @@ from tests.servers.snmpd import _ip_batch, tap_interfaces
 from tests.servers.snmpdfleet import MultiAddressSnmpd, chunked
 
 FLEET_CMD = [sys.executable, "-m", "bench.fleet"]
+CHM_IF_MIB = "chm if_mib"
+ANCHORS = "anchors"
 NETNS_PREFIX = "chmfleet-"
 TAP_PREFIX = "chmf"
 SINK = "chmfsink"
@@ -100,8 +125,10 @@ auths:
 modules:
   icmp:
     icmp: {count: 3, preferred_ip_protocol: ip4}
-  icmp1:  # the closed loop's: one echo, so the probe's CPU and not its 0.2 s of pauses counts
+  icmp1:  # the closed loop's and --anchors': one echo (as blackbox_exporter sends)
     icmp: {count: 1, preferred_ip_protocol: ip4}
+  if_mib:  # --anchors: what snmp_exporter's if_mib walks (bench/run.py's CHM module)
+    snmp: {profiles: [system, if_mib]}
 """
 
 
@@ -115,7 +142,6 @@ def chm_config(max_repetitions: int | None) -> str:
 _SNMP_OK = re.compile(r'^probe_success\{prober="snmp"\} 1$', re.M)
 _ICMP_OK = re.compile(r'^probe_success\{prober="icmp"\} 1$', re.M)
 _VARBINDS = re.compile(r"^probe_snmp_varbinds (\S+)$", re.M)
-_PDUS = re.compile(r"^probe_snmp_pdus_sent (\S+)$", re.M)
 
 
 # -- addresses and processes ------------------------------------------------------------------
@@ -242,49 +268,76 @@ class Sample:
     agents_cpu_s: float
     client_cpu_s: float
     load1: float
+    #: the three CPU figures above, user and system apart
+    exporter_split: CpuSplit
+    agents_split: CpuSplit
+    client_split: CpuSplit
+    #: per exporter process group (CHM; or snmp_exporter and blackbox_exporter apart):
+    #: [user CPU s, system CPU s, RSS MiB]
+    parts: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass
 class Fleet:
-    """What the scrapers and samplers share."""
+    """What the scrapers and samplers share.
+
+    ``exporter`` (with ``also``: other processes that count as the exporter, blackbox_exporter
+    beside snmp_exporter) answers ``routes`` (SNMP, ICMP); ``base_url`` is its HTTP root.
+    """
 
     base_url: str
     exporter: Process
     agent_pids: list[int]
+    routes: tuple[Route, Route] | None = None
+    also: list[Process] = field(default_factory=list)
     t0: float = field(default_factory=time.monotonic)
     scrapes: list[Scrape] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
     phase: str = "setup"
 
+    def __post_init__(self) -> None:
+        if self.routes is None:
+            self.routes = chm_routes(self.base_url, "auto", "icmp")
+
     def exporter_pids(self) -> list[int]:
-        return group_pids(self.exporter.pid)
+        return [pid for p in (self.exporter, *self.also) for pid in group_pids(p.pid)]
 
     def sample(self) -> Sample:
         pids = self.exporter_pids()
         rss, pss = memory_of(pids)
+        cpu = cpu_split_of(pids)
+        agents = cpu_split_of(self.agent_pids)
+        client = self_cpu_split()
+        parts = {}
+        for process in (self.exporter, *self.also):
+            mine = group_pids(process.pid)
+            split = cpu_split_of(mine)
+            parts[process.name] = [split.user_s, split.sys_s, round(memory_of(mine)[0], 1)]
         return Sample(
             t=round(time.monotonic() - self.t0, 2),
             phase=self.phase,
-            exporter_cpu_s=cpu_of(pids),
+            exporter_cpu_s=cpu.total_s,
             exporter_rss_mib=round(rss, 1),
             exporter_pss_mib=round(pss, 1),
             exporter_fds=fds_of(pids),
-            agents_cpu_s=cpu_of(self.agent_pids),
-            client_cpu_s=self_cpu(),
+            agents_cpu_s=agents.total_s,
+            client_cpu_s=client.total_s,
             load1=float(loadavg()[0]),
+            exporter_split=cpu,
+            agents_split=agents,
+            client_split=client,
+            parts=parts,
         )
 
 
 async def scrape_once(
     http: aiohttp.ClientSession,
-    fleet: Fleet,
-    kind: str,
+    route: Route,
     target: str,
     silent: bool,
     scrape_timeout: float,
 ) -> Scrape:
-    module = "auto" if kind == "snmp" else kind
-    url = f"{fleet.base_url}/probe?target={target}&module={module}"
+    url = route.for_target(target)
     headers = {"X-Prometheus-Scrape-Timeout-Seconds": f"{scrape_timeout:g}"}
     started = time.monotonic()
     status, body, error = 0, "", None
@@ -297,25 +350,26 @@ async def scrape_once(
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         error = f"{type(exc).__name__}: {exc}"
     wall = time.monotonic() - started
-    pattern = _SNMP_OK if kind == "snmp" else _ICMP_OK
-    ok = status == 200 and pattern.search(body) is not None
-    varbinds = None
-    if kind == "snmp" and (match := _VARBINDS.search(body)):
+    ok = status == 200 and route.ok.search(body) is not None
+    varbinds = pdus = None
+    if route.varbinds and (match := route.varbinds.search(body)):
         varbinds = int(float(match.group(1)))
     if status not in (0, 200):
         error = f"HTTP {status}: {body[:200]}"
     samples = body.count("\n") - body.count("# ")  # sample lines (HELP/TYPE lines out)
-    pdus = int(float(match.group(1))) if (match := _PDUS.search(body)) else None
+    if route.pdus and (match := route.pdus.search(body)):
+        pdus = int(float(match.group(1)))
     return Scrape(
-        kind, target, silent, started, wall, ok, status, varbinds, samples, pdus, len(body), error
-    )
+        route.prober, target, silent, started, wall, ok, status, varbinds, samples, pdus,
+        len(body), error,
+    )  # fmt: skip
 
 
 async def paced(
     http: aiohttp.ClientSession,
     fleet: Fleet,
     targets: Sequence[tuple[str, bool]],
-    kind: str,
+    route: Route,
     interval: float,
     scrape_timeout: float,
     stop_at: float,
@@ -328,9 +382,7 @@ async def paced(
         due = start + interval * index / len(targets)
         while due < stop_at:
             await asyncio.sleep(max(0.0, due - time.monotonic()))
-            fleet.scrapes.append(
-                await scrape_once(http, fleet, kind, target, silent, scrape_timeout)
-            )
+            fleet.scrapes.append(await scrape_once(http, route, target, silent, scrape_timeout))
             due += interval
 
     await asyncio.gather(*(one_target(i, t, s) for i, (t, s) in enumerate(targets)))
@@ -405,10 +457,35 @@ class PhaseResult:
     pss_mib: list[float]
     fds: list[int]
     load1: list[float]
+    exporter: str = "chm"  # what answered: chm, or the anchors
+    modules: str = "auto + icmp"  # SNMP + ICMP module
+    exporter_user_cores: float = 0.0
+    exporter_sys_cores: float = 0.0
+    exporter_sys_share: float = 0.0  # the kernel's share of the exporter's CPU
+    agents_user_cores: float = 0.0
+    agents_sys_cores: float = 0.0
+    client_user_cores: float = 0.0
+    client_sys_cores: float = 0.0
+    cpu_us_per_varbind_user: float | None = None
+    cpu_us_per_varbind_sys: float | None = None
+    exporter_cpu_ms_per_device_minute: float = 0.0
+    exporter_sys_ms_per_device_minute: float = 0.0
+    #: devices per core if the exporter's user-space CPU were 0: the kernel's floor
+    kernel_floor_devices_per_core: float | None = None
+    #: per exporter process group: user_cores, sys_cores, rss_end_mib
+    parts: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def phase_result(
-    fleet: Fleet, name: str, devices: int, silent: int, workers: int, t_start: float, t_end: float
+    fleet: Fleet,
+    name: str,
+    devices: int,
+    silent: int,
+    workers: int,
+    t_start: float,
+    t_end: float,
+    exporter: str = "chm",
+    modules: str = "auto + icmp",
 ) -> PhaseResult:
     mine = [s for s in fleet.samples if s.phase == name]
     first, last = mine[0], mine[-1]
@@ -418,11 +495,23 @@ def phase_result(
     def pick(kind: str, silent_ones: bool) -> KindStats | None:
         return kind_stats([s for s in scrapes if s.kind == kind and s.silent == silent_ones])
 
+    split = cores_between(first.exporter_split, last.exporter_split, seconds)
+    agents = cores_between(first.agents_split, last.agents_split, seconds)
+    client = cores_between(first.client_split, last.client_split, seconds)
     cores = (last.exporter_cpu_s - first.exporter_cpu_s) / seconds
     snmp = pick("snmp", False)
     varbinds_per_s = (
         snmp.varbinds_mean * snmp.ok / (t_end - t_start) if snmp and snmp.varbinds_mean else None
     )
+    parts = {}
+    for part, (user1, sys1, rss1) in last.parts.items():
+        user0, sys0, _ = first.parts.get(part, [user1, sys1, rss1])
+        parts[part] = {
+            "user_cores": (user1 - user0) / seconds,
+            "sys_cores": (sys1 - sys0) / seconds,
+            "rss_end_mib": rss1,
+        }
+    per_device_minute_ms = 60_000 / devices if devices else 0.0
     return PhaseResult(
         name=name,
         devices=devices,
@@ -442,6 +531,21 @@ def phase_result(
         pss_mib=[s.exporter_pss_mib for s in mine],
         fds=[s.exporter_fds for s in mine],
         load1=[s.load1 for s in mine],
+        exporter=exporter,
+        modules=modules,
+        exporter_user_cores=split.user,
+        exporter_sys_cores=split.sys,
+        exporter_sys_share=split.sys_share,
+        agents_user_cores=agents.user,
+        agents_sys_cores=agents.sys,
+        client_user_cores=client.user,
+        client_sys_cores=client.sys,
+        cpu_us_per_varbind_user=split.user / varbinds_per_s * 1e6 if varbinds_per_s else None,
+        cpu_us_per_varbind_sys=split.sys / varbinds_per_s * 1e6 if varbinds_per_s else None,
+        exporter_cpu_ms_per_device_minute=cores * per_device_minute_ms,
+        exporter_sys_ms_per_device_minute=split.sys * per_device_minute_ms,
+        kernel_floor_devices_per_core=devices / split.sys if split.sys else None,
+        parts=parts,
     )
 
 
@@ -460,9 +564,11 @@ async def run_paced_phase(
     start = time.monotonic()
     end = start + seconds
     print(f"fleet: {name}: {len(targets)} devices for {seconds:g} s", flush=True)
+    assert fleet.routes is not None
+    snmp, icmp = fleet.routes
     await asyncio.gather(
-        paced(http, fleet, targets, "snmp", args.interval, args.snmp_timeout, end),
-        paced(http, fleet, targets, "icmp", args.icmp_interval, args.icmp_timeout, end),
+        paced(http, fleet, targets, snmp, args.interval, args.snmp_timeout, end),
+        paced(http, fleet, targets, icmp, args.icmp_interval, args.icmp_timeout, end),
     )
     stop.set()
     await sampling
@@ -711,8 +817,8 @@ def _ms(value: float | None) -> str:
 
 
 def print_phase(r: PhaseResult) -> None:
-    print(f"\n== {r.name}: {r.devices} devices ({r.silent} silent), {r.workers} worker(s), "
-          f"{r.seconds:g} s")  # fmt: skip
+    print(f"\n== {r.name}: {r.exporter}, {r.modules}: {r.devices} devices ({r.silent} silent), "
+          f"{r.workers} worker(s), {r.seconds:g} s")  # fmt: skip
     for label, stats in (("snmp", r.snmp), ("icmp", r.icmp), ("snmp silent", r.snmp_silent),
                          ("icmp silent", r.icmp_silent)):  # fmt: skip
         if stats is None:
@@ -728,11 +834,59 @@ def print_phase(r: PhaseResult) -> None:
     per_vb = f"{r.cpu_us_per_varbind:.2f}" if r.cpu_us_per_varbind else "-"
     print(
         f"  exporter {r.exporter_cores:.3f} cores -> {r.devices_per_exporter_core:,.0f} devices "
-        f"per core; {per_vb} us CPU per varbind (whole process, ICMP included)\n"
-        f"  agents {r.agents_cores:.3f} cores, load generator {r.client_cores:.3f} cores\n"
+        f"per core; {per_vb} us CPU per varbind (whole process, ICMP included)"
+    )
+    for line in cpu_split_lines(r):
+        print(f"  {line}")
+    print(
+        f"  agents {r.agents_cores:.3f} cores (user {r.agents_user_cores:.3f}, "
+        f"system {r.agents_sys_cores:.3f}), load generator {r.client_cores:.3f} cores\n"
         f"  exporter RSS MiB {r.rss_mib}\n  exporter PSS MiB {r.pss_mib}\n"
         f"  exporter fds {r.fds}\n  load1 {r.load1}"
     )
+
+
+def cpu_split_lines(r: PhaseResult) -> list[str]:
+    """The exporter's user and system CPU, and what the system part means: the kernel's work
+    for the exporter (UDP to and from the agents on loopback, where the sender's sendto also
+    runs the delivery; the HTTP answers over TCP; epoll), which no change in Python removes."""
+    uvb, svb = r.cpu_us_per_varbind_user, r.cpu_us_per_varbind_sys
+    per_vb = f"; per varbind user {uvb:.2f} us, system {svb:.2f} us" if uvb and svb else ""
+    lines = [
+        f"exporter user {r.exporter_user_cores:.3f} cores, system (kernel) "
+        f"{r.exporter_sys_cores:.3f} cores = {r.exporter_sys_share:.0%} of its CPU{per_vb}; "
+        f"{r.exporter_cpu_ms_per_device_minute:.1f} ms CPU per device and minute, "
+        f"{r.exporter_sys_ms_per_device_minute:.1f} ms of it in the kernel"
+    ]
+    if r.kernel_floor_devices_per_core:
+        lines.append(
+            f"kernel floor: the system part alone allows {r.kernel_floor_devices_per_core:,.0f} "
+            "devices per core (no Python change removes it: sockets, loopback delivery, epoll)"
+        )
+    for name, part in r.parts.items():
+        if len(r.parts) > 1:
+            lines.append(
+                f"  {name}: user {part['user_cores']:.3f}, system {part['sys_cores']:.3f} cores, "
+                f"RSS {part['rss_end_mib']:.1f} MiB"
+            )
+    return lines
+
+
+def print_ratios(phases: Sequence[dict[str, Any]]) -> None:
+    """CHM (module if_mib, and module auto when run) against the anchors, metric by metric."""
+    for chm, anchor in comparison_pairs(phases):
+        print(f"\n== {chm['name']} / {anchor['name']} (same devices, same pace)")
+        print(ratio_table(chm["name"], anchor["name"], ratio_rows(chm, anchor)))
+
+
+def comparison_pairs(
+    phases: Sequence[dict[str, Any]],
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(CHM phase, anchor phase) pairs of a run: ``chm if_mib`` against the anchors."""
+    by_name = {p["name"]: p for p in phases}
+    if ANCHORS not in by_name or CHM_IF_MIB not in by_name:
+        return []
+    return [(dict(by_name[CHM_IF_MIB]), dict(by_name[ANCHORS]))]
 
 
 def print_throughput(results: Sequence[Throughput]) -> None:
@@ -767,24 +921,43 @@ def print_throughput(results: Sequence[Throughput]) -> None:
 def markdown(payload: dict[str, Any]) -> str:
     """The results of a run (its JSON) as the tables docs/benchmarks.md shows."""
     rows = [
-        "| phase | devices (silent) | workers | SNMP success | SNMP p50 / p99 ms | ICMP success "
-        "| ICMP p50 / p99 ms | exporter cores | devices per core | us CPU per varbind "
-        "| agents' cores |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| phase | exporter, modules | devices (silent) | workers | SNMP success "
+        "| SNMP p50 / p99 ms | ICMP success | ICMP p50 / p99 ms | exporter cores (user / sys) "
+        "| kernel share | devices per core (kernel floor) | us CPU per varbind (user / sys) "
+        "| varbinds, PDUs per scrape | RSS MiB (end) | agents' cores (user / sys) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     if not payload["phases"]:  # --closed-loop-only
         rows = []
     for r in payload["phases"]:
         snmp, icmp = r["snmp"], r["icmp"]
+        floor = r.get("kernel_floor_devices_per_core")
         rows.append(
-            f"| {r['name']} | {r['devices']:,} ({r['silent']}) | {r['workers']} "
+            f"| {r['name']} | {r.get('exporter', 'chm')}, {r.get('modules', 'auto + icmp')} "
+            f"| {r['devices']:,} ({r['silent']}) | {r['workers']} "
             f"| {snmp['success_ratio']:.3%} ({snmp['scrapes']:,}) "
             f"| {snmp['wall_p50_ms']:.0f} / {snmp['wall_p99_ms']:.0f} "
             f"| {icmp['success_ratio']:.3%} ({icmp['scrapes']:,}) "
             f"| {icmp['wall_p50_ms']:.0f} / {icmp['wall_p99_ms']:.0f} "
-            f"| {r['exporter_cores']:.3f} | {r['devices_per_exporter_core']:,.0f} "
-            f"| {r['cpu_us_per_varbind'] or 0:.1f} | {r['agents_cores']:.3f} |"
+            f"| {r['exporter_cores']:.3f} ({r.get('exporter_user_cores', 0):.3f} / "
+            f"{r.get('exporter_sys_cores', 0):.3f}) | {r.get('exporter_sys_share', 0):.0%} "
+            f"| {r['devices_per_exporter_core']:,.0f} ({floor or 0:,.0f}) "
+            f"| {r['cpu_us_per_varbind'] or 0:.1f} ({r.get('cpu_us_per_varbind_user') or 0:.1f} / "
+            f"{r.get('cpu_us_per_varbind_sys') or 0:.1f}) "
+            f"| {snmp['varbinds_mean'] or 0:,.0f}, {_ms(snmp.get('pdus_mean'))} "
+            f"| {r['rss_mib'][-1] if r['rss_mib'] else 0:.1f} "
+            f"| {r['agents_cores']:.3f} ({r.get('agents_user_cores', 0):.3f} / "
+            f"{r.get('agents_sys_cores', 0):.3f}) |"
         )
+    for chm, anchor in comparison_pairs(payload["phases"]):
+        rows += ["", ratio_table(chm["name"], anchor["name"], ratio_rows(chm, anchor))]
+    for r in payload["phases"]:
+        for name, part in (r.get("parts") or {}).items():
+            if len(r["parts"]) > 1:
+                rows.append(
+                    f"\n{r['name']}: {name}: user {part['user_cores']:.3f}, system "
+                    f"{part['sys_cores']:.3f} cores, RSS {part['rss_end_mib']:.1f} MiB"
+                )
     for r in payload["phases"]:
         rows.append(
             f"\n{r['name']}: RSS MiB every 10 s {r['rss_mib']}; PSS {r['pss_mib']}; "
@@ -845,6 +1018,7 @@ async def paced_phases(
     stack: contextlib.ExitStack,
     args: argparse.Namespace,
     config: Path,
+    work: Path,
     answering: list[str],
     silent: list[str],
     agent_pids: list[int],
@@ -882,7 +1056,64 @@ async def paced_phases(
             )
             print_phase(phases[-1])
     exporter.stop()
+    if args.anchors:
+        phases += await comparison_phases(args, config, work, answering, agent_pids)
     return phases, profile
+
+
+async def measured_phase(
+    fleet: Fleet,
+    args: argparse.Namespace,
+    name: str,
+    targets: Sequence[tuple[str, bool]],
+    workers: int,
+    exporter: str,
+    modules: str,
+) -> PhaseResult:
+    """A warm-up of ``--anchor-warmup`` s, then ``--anchor-duration`` s measured."""
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        await run_paced_phase(http, fleet, f"warm-up {name}", targets, args, args.anchor_warmup)
+        t_start, t_end = await run_paced_phase(
+            http, fleet, name, targets, args, args.anchor_duration
+        )
+    result = phase_result(fleet, name, len(targets), 0, workers, t_start, t_end, exporter, modules)
+    print_phase(result)
+    return result
+
+
+async def comparison_phases(
+    args: argparse.Namespace,
+    config: Path,
+    work: Path,
+    answering: list[str],
+    agent_pids: list[int],
+) -> list[PhaseResult]:
+    """``--anchors``: the same devices at the same pace, first through a fresh CHM with
+    ``module=if_mib`` (what snmp_exporter's if_mib walks, plus the system scalars) and one-echo
+    ICMP (``icmp1``), then through Debian's snmp_exporter (module if_mib) and blackbox_exporter
+    (one echo); each stopped after its phase, also on Ctrl-C."""
+    log_dir = RESULTS / "logs"
+    everyone = [(a, False) for a in answering]
+    results = []
+    with contextlib.ExitStack() as local:
+        process, base = await start_exporter(local, args, config, args.workers)
+        fleet = Fleet(base, process, agent_pids, routes=chm_routes(base, "if_mib", "icmp1"))
+        results.append(
+            await measured_phase(
+                fleet, args, CHM_IF_MIB, everyone, args.workers, "chm", "if_mib + icmp1"
+            )
+        )
+    with anchor_processes(work, log_dir) as (se, bb, se_url, bb_url):
+        await wait_anchors(se, bb, se_url, bb_url)
+        fleet = Fleet(se_url, se, agent_pids, routes=anchor_routes(se_url, bb_url), also=[bb])
+        results.append(
+            await measured_phase(
+                fleet, args, ANCHORS, everyone, 1, "snmp_exporter + blackbox_exporter",
+                "if_mib + icmp (1 echo)",
+            )
+        )  # fmt: skip
+    print_ratios([asdict(r) for r in results])
+    return results
 
 
 async def bench(args: argparse.Namespace, stack: contextlib.ExitStack, work: Path) -> int:
@@ -909,7 +1140,9 @@ async def bench(args: argparse.Namespace, stack: contextlib.ExitStack, work: Pat
     phases: list[PhaseResult] = []
     profile = None
     if not args.closed_loop_only:
-        phases, profile = await paced_phases(stack, args, config, answering, silent, agent_pids)
+        phases, profile = await paced_phases(
+            stack, args, config, work, answering, silent, agent_pids
+        )
 
     results: list[Throughput] = []
     if args.throughput:
@@ -956,14 +1189,42 @@ async def bench(args: argparse.Namespace, stack: contextlib.ExitStack, work: Pat
     return 0
 
 
+# --quick: a 20 s SNMP interval, so that a warm-up of one interval stays short.
 QUICK = {
     "devices": 100,
-    "warmup": 15.0,
+    "interval": 20.0,
+    "snmp_timeout": 15.0,
+    "icmp_interval": 20.0,
+    "icmp_timeout": 10.0,
+    "warmup": 20.0,
     "duration": 30.0,
     "silent_duration": 20.0,
+    "anchor_duration": 30.0,
     "throughput": 10.0,
     "throughput_devices": 50,
 }
+
+
+def warmups_at_least_interval(args: argparse.Namespace) -> list[str]:
+    """Raise warm-ups shorter than one SNMP interval to one interval; say what changed.
+
+    A device's first scrape learns each column's row count and so walks with smaller bulks
+    (more PDUs, more CPU); with a shorter warm-up the devices whose offsets fall after its end
+    make that first scrape inside the measured phase.
+    """
+    notes = []
+    if args.anchor_warmup is None:
+        args.anchor_warmup = args.interval
+    for key in ("warmup", "anchor_warmup"):
+        value = getattr(args, key)
+        if value < args.interval:
+            notes.append(
+                f"--{key.replace('_', '-')} {value:g} s raised to the SNMP interval, "
+                f"{args.interval:g} s: every device's first scrape (which learns its rows and "
+                "walks with smaller bulks) stays out of the measured phase"
+            )
+            setattr(args, key, args.interval)
+    return notes
 
 
 def _cores_list(text: str) -> list[float]:
@@ -986,6 +1247,14 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     add("--duration", type=float, default=300.0, help="measured fleet phase (s)")
     add("--silent-share", type=float, default=0.1, help="devices made silent (default 0.1)")
     add("--silent-duration", type=float, default=300.0, help="measured silent phase (s)")
+    add("--anchors", action="store_true",
+        help="after the fleet phases: a fresh CHM with module=if_mib, then snmp_exporter "
+             "(if_mib) with blackbox_exporter (icmp) on the same devices, at the same pace; "
+             "prints CHM / anchor ratios")  # fmt: skip
+    add("--anchor-duration", type=float, default=120.0,
+        help="--anchors: measured seconds per exporter (default 120)")  # fmt: skip
+    add("--anchor-warmup", type=float, default=None,
+        help="--anchors: unmeasured s before each (default and minimum: --interval)")  # fmt: skip
     add("--throughput", type=float, default=40.0, help="closed-loop s per probe and worker count")
     add("--throughput-devices", type=int, default=200, help="devices the closed loop cycles")
     add("--concurrency", type=int, default=64,
@@ -1015,6 +1284,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         for key, value in QUICK.items():
             if f"--{key.replace('_', '-')}" not in argv:
                 setattr(args, key, value)
+    args.warmup_notes = warmups_at_least_interval(args)
     return args
 
 
@@ -1026,6 +1296,10 @@ def check_prerequisites(args: argparse.Namespace) -> None:
         problems.append("/usr/sbin/snmpd not found: run scripts/setup.sh")
     if not CHM_BINARY.exists():
         problems.append(f"{CHM_BINARY} not found: create the venv (pip install -e '.[dev]')")
+    if args.anchors:
+        for binary in (SNMP_EXPORTER, BLACKBOX_EXPORTER):
+            if shutil.which(binary) is None:
+                problems.append(f"{binary} not found: apt-get install {binary} (scripts/setup.sh)")
     if args.py_spy and not PY_SPY.exists():
         problems.append(f"{PY_SPY} not found: pip install -e '.[dev]'")
     if problems:
@@ -1039,6 +1313,9 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown(json.loads(args.report.read_text())))
         return 0
     check_prerequisites(args)
+    for note in args.warmup_notes:
+        if not args.in_netns:  # said once, by the process the user started
+            print(f"fleet: {note}", file=sys.stderr, flush=True)
     if not args.in_netns:
         return run_in_netns(argv, command=FLEET_CMD, prefix=NETNS_PREFIX)
     return run_cleaning_up(bench, args, "fleet")
