@@ -75,12 +75,12 @@ def test_ratio_rows_divide_chm_by_the_anchor_and_skip_what_neither_has() -> None
     chm = _phase(0.2, 0.05, 1200.0, [80.0, 84.5])
     anchor = _phase(0.4, 0.0, None, [30.0])
     rows = {label: (mine, theirs, ratio) for label, mine, theirs, ratio in ratio_rows(chm, anchor)}
-    assert rows["exporter cores"] == (0.2, 0.4, pytest.approx(0.5))
-    assert rows["RSS MiB (end)"] == (84.5, 30.0, pytest.approx(84.5 / 30.0))
+    assert rows["exporter cores"] == pytest.approx((0.2, 0.4, 0.5))
+    assert rows["RSS MiB (end)"] == pytest.approx((84.5, 30.0, 84.5 / 30.0))
     assert rows["  system (kernel)"] == (0.05, 0.0, None)  # nothing to divide by
     assert rows["varbinds per SNMP scrape"] == (1200.0, None, None)
     assert "ICMP success" not in rows  # neither phase probed ICMP
-    assert rows["SNMP success"] == (1.0, 1.0, pytest.approx(1.0))
+    assert rows["SNMP success"] == (1.0, 1.0, 1.0)
 
 
 def test_phase_value_reads_nested_fields_and_absent_ones_as_none() -> None:
