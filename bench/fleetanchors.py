@@ -174,7 +174,7 @@ def _cell(value: float | None, label: str) -> str:
         return f"{value:.3%}"
     if abs(value) >= 100:
         return f"{value:,.0f}"
-    return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+    return f"{value:.3f}" if abs(value) < 1 else f"{value:.1f}"
 
 
 def ratio_table(chm_name: str, anchor_name: str, rows: list[tuple[str, Any, Any, Any]]) -> str:
