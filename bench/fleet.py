@@ -1022,11 +1022,14 @@ async def paced_phases(
     answering: list[str],
     silent: list[str],
     agent_pids: list[int],
+    idle_rss_mib: list[float],
 ) -> tuple[list[PhaseResult], str | None]:
-    """Warm-up, the fleet phase and the silent phase on one exporter (``--workers``)."""
+    """Warm-up, the fleet phase and the silent phase on one exporter (``--workers``); the
+    exporter's RSS before its first scrape goes to ``idle_rss_mib``."""
     log_dir = RESULTS / "logs"
     exporter, base = await start_exporter(stack, args, config, args.workers)
     fleet = Fleet(base, exporter, agent_pids)
+    idle_rss_mib.append(round(memory_of(fleet.exporter_pids())[0], 1))
     phases: list[PhaseResult] = []
     profile = None
     connector = aiohttp.TCPConnector(limit=0)
@@ -1139,9 +1142,10 @@ async def bench(args: argparse.Namespace, stack: contextlib.ExitStack, work: Pat
     config.write_text(chm_config(args.max_repetitions))
     phases: list[PhaseResult] = []
     profile = None
+    idle_rss_mib: list[float] = []
     if not args.closed_loop_only:
         phases, profile = await paced_phases(
-            stack, args, config, work, answering, silent, agent_pids
+            stack, args, config, work, answering, silent, agent_pids, idle_rss_mib
         )
 
     results: list[Throughput] = []
@@ -1183,6 +1187,7 @@ async def bench(args: argparse.Namespace, stack: contextlib.ExitStack, work: Pat
         "phases": [asdict(p) for p in phases],
         "throughput": [asdict(t) for t in results],
         "profile": profile,
+        "idle_rss_mib": idle_rss_mib[0] if idle_rss_mib else None,
     }
     args.json.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"\nfleet: wrote {args.json} in {payload['duration_s']} s", flush=True)
