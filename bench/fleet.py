@@ -85,7 +85,13 @@ from bench.fleetanchors import (
     ratio_table,
     wait_anchors,
 )
-from bench.fleetcpu import CpuSplit, cores_between, cpu_split_of, self_cpu_split
+from bench.fleetcpu import (
+    CpuSplit,
+    cores_between,
+    cpu_split_of,
+    machine_busy_s,
+    self_cpu_split,
+)
 from bench.run import (
     BLACKBOX_EXPORTER,
     CHM_BINARY,
@@ -275,6 +281,7 @@ class Sample:
     #: per exporter process group (CHM; or snmp_exporter and blackbox_exporter apart):
     #: [user CPU s, system CPU s, RSS MiB]
     parts: dict[str, list[float]] = field(default_factory=dict)
+    machine_busy_s: float = 0.0  # every process on the machine, ours included
 
 
 @dataclass
@@ -327,6 +334,7 @@ class Fleet:
             agents_split=agents,
             client_split=client,
             parts=parts,
+            machine_busy_s=machine_busy_s(),
         )
 
 
@@ -474,6 +482,11 @@ class PhaseResult:
     kernel_floor_devices_per_core: float | None = None
     #: per exporter process group: user_cores, sys_cores, rss_end_mib
     parts: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: what the rest of the machine took meanwhile (other sessions' work), in cores
+    others_cores: float = 0.0
+    #: the SNMP scrapes' median time in each 10 s of the phase (by start): a queue that
+    #: grows shows as a rising list
+    snmp_wall_p50_ms_every_10s: list[float] = field(default_factory=list)
 
 
 def phase_result(
@@ -512,6 +525,11 @@ def phase_result(
             "rss_end_mib": rss1,
         }
     per_device_minute_ms = 60_000 / devices if devices else 0.0
+    ours = split.total + agents.total + client.total
+    windows: dict[int, list[float]] = collections.defaultdict(list)
+    for scrape in scrapes:
+        if scrape.kind == "snmp" and not scrape.silent:
+            windows[int((scrape.started - t_start) // SAMPLE_EVERY_S)].append(scrape.wall)
     return PhaseResult(
         name=name,
         devices=devices,
@@ -546,6 +564,10 @@ def phase_result(
         exporter_sys_ms_per_device_minute=split.sys * per_device_minute_ms,
         kernel_floor_devices_per_core=devices / split.sys if split.sys else None,
         parts=parts,
+        others_cores=max(0.0, (last.machine_busy_s - first.machine_busy_s) / seconds - ours),
+        snmp_wall_p50_ms_every_10s=[
+            round(percentile(windows[w], 50) * 1000, 1) for w in sorted(windows)
+        ],
     )
 
 
@@ -840,7 +862,9 @@ def print_phase(r: PhaseResult) -> None:
         print(f"  {line}")
     print(
         f"  agents {r.agents_cores:.3f} cores (user {r.agents_user_cores:.3f}, "
-        f"system {r.agents_sys_cores:.3f}), load generator {r.client_cores:.3f} cores\n"
+        f"system {r.agents_sys_cores:.3f}), load generator {r.client_cores:.3f} cores, "
+        f"the rest of the machine {r.others_cores:.3f} cores\n"
+        f"  SNMP p50 ms every 10 s {r.snmp_wall_p50_ms_every_10s}\n"
         f"  exporter RSS MiB {r.rss_mib}\n  exporter PSS MiB {r.pss_mib}\n"
         f"  exporter fds {r.fds}\n  load1 {r.load1}"
     )
@@ -962,6 +986,12 @@ def markdown(payload: dict[str, Any]) -> str:
         rows.append(
             f"\n{r['name']}: RSS MiB every 10 s {r['rss_mib']}; PSS {r['pss_mib']}; "
             f"open fds {r['fds']}; load1 {r['load1']}"
+            + (
+                f"; the rest of the machine {r['others_cores']:.2f} cores; SNMP p50 ms every "
+                f"10 s {r['snmp_wall_p50_ms_every_10s']}"
+                if "others_cores" in r
+                else ""
+            )
         )
         for key in ("snmp_silent", "icmp_silent"):
             if r.get(key):

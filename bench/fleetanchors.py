@@ -132,6 +132,7 @@ _METRICS: tuple[tuple[str, str], ...] = (
     ("bytes per SNMP answer", "snmp.body_bytes_mean"),
     ("RSS MiB (end)", "rss_end_mib"),
     ("agents' cores", "agents_cores"),
+    ("the rest of the machine's cores", "others_cores"),
 )
 
 

@@ -82,3 +82,20 @@ def cores_between(first: CpuSplit, last: CpuSplit, seconds: float) -> Cores:
     """Cores used between two readings ``seconds`` apart."""
     spent = last - first
     return Cores(spent.user_s / seconds, spent.sys_s / seconds)
+
+
+def parse_machine_busy(text: str, clk_tck: int = CLK_TCK) -> float:
+    """CPU seconds the whole machine spent busy (every state but idle and iowait), from the
+    ``cpu`` line of ``/proc/stat``: with the bench's own processes subtracted, what other
+    work on a shared machine took."""
+    for line in text.splitlines():
+        fields = line.split()
+        if fields and fields[0] == "cpu":
+            ticks = [int(v) for v in fields[1:9]]  # user nice system idle iowait irq softirq steal
+            return (sum(ticks) - ticks[3] - ticks[4]) / clk_tck
+    raise ValueError("no cpu line in /proc/stat")
+
+
+def machine_busy_s() -> float:
+    """:func:`parse_machine_busy` of this machine now."""
+    return parse_machine_busy(Path("/proc/stat").read_text())

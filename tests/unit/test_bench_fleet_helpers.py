@@ -9,7 +9,13 @@ import pytest
 
 from bench.fleet import parse_args
 from bench.fleetanchors import phase_value, ratio_rows, ratio_table
-from bench.fleetcpu import CpuSplit, cores_between, cpu_split_of, parse_stat_times
+from bench.fleetcpu import (
+    CpuSplit,
+    cores_between,
+    cpu_split_of,
+    parse_machine_busy,
+    parse_stat_times,
+)
 
 # A real line's shape; the command name holds a space and a parenthesis.
 STAT = (
@@ -30,6 +36,13 @@ def test_cpu_split_of_this_process_lies_between_two_os_times_readings() -> None:
     assert before.user - tick <= mine.user_s <= after.user + tick
     assert before.system - tick <= mine.sys_s <= after.system + tick
     assert cpu_split_of([2**22 + 1]) == CpuSplit()  # above pid_max: no such process
+
+
+def test_parse_machine_busy_counts_every_state_but_idle_and_iowait() -> None:
+    stat = "cpu  100 5 40 900 30 2 3 10 0 0\ncpu0 50 2 20 450 15 1 1 5 0 0\nintr 12345\n"
+    assert parse_machine_busy(stat, clk_tck=100) == pytest.approx((100 + 5 + 40 + 2 + 3 + 10) / 100)
+    with pytest.raises(ValueError, match="no cpu line"):
+        parse_machine_busy("intr 1\n")
 
 
 def test_cores_between_splits_user_and_system_and_the_kernel_share() -> None:
