@@ -502,7 +502,11 @@ def phase_result(
 ) -> PhaseResult:
     mine = [s for s in fleet.samples if s.phase == name]
     first, last = mine[0], mine[-1]
-    seconds = last.t - first.t
+    # The CPU read between the phase's first and last samples is that of the scrapes started in
+    # it (the warm-up's last ones finished before it began; its own last ones finish before the
+    # last sample, which may come seconds after its end when scrapes queue or time out): spread
+    # over the phase's length, not the samples', as the scrape rate is.
+    seconds = t_end - t_start
     scrapes = [s for s in fleet.scrapes if t_start <= s.started < t_end]
 
     def pick(kind: str, silent_ones: bool) -> KindStats | None:
@@ -535,7 +539,7 @@ def phase_result(
         devices=devices,
         silent=silent,
         workers=workers,
-        seconds=round(seconds, 1),
+        seconds=round(last.t - first.t, 1),
         snmp=snmp,
         icmp=pick("icmp", False),
         snmp_silent=pick("snmp", True),
