@@ -23,6 +23,7 @@ from chm_exporter.configproc import DEFAULT_TIMEOUT, load_config_isolated
 from chm_exporter.devicecache import DeviceCache
 from chm_exporter.discovery import routes as discovery_routes
 from chm_exporter.errors import ConfigError, RequestError
+from chm_exporter.icmp.echo import close_echo_engine
 from chm_exporter.lifecycle import reload_refusal
 from chm_exporter.probe import parse_request, run_probe
 from chm_exporter.recent import ProbeRecord, RecentProbes
@@ -143,7 +144,7 @@ def create_app(
         middlewares.insert(0, BasicAuth(web_config.basic_auth_users).middleware())
     app = web.Application(middlewares=middlewares)
     app[STATE] = state
-    app.on_cleanup.append(_close_ssh_sessions)
+    app.on_cleanup.append(_close_sessions)
     app.router.add_get("/", landing)
     app.router.add_get("/probe", probe)
     app.router.add_get("/metrics", self_metrics)
@@ -157,8 +158,9 @@ def create_app(
     return app
 
 
-async def _close_ssh_sessions(app: web.Application) -> None:
+async def _close_sessions(app: web.Application) -> None:
     app[STATE].resolver.close()
+    close_echo_engine()
     await app[STATE].ssh.close()
 
 

@@ -1,9 +1,11 @@
-"""The ICMP prober: echo requests on unprivileged datagram sockets (icmplib).
+"""The ICMP prober: echo requests through the process's shared echo sockets.
 
-Metric names follow blackbox_exporter's icmp prober (probe_icmp_duration_seconds{phase},
-probe_ip_protocol, probe_ip_addr_hash, probe_dns_lookup_time_seconds) so its dashboards work, plus
-packet counts and RTT statistics over `count` echoes. icmplib does not report a reply's TTL, so
-probe_icmp_reply_hop_limit is not emitted.
+The echoes go through :mod:`chm_exporter.icmp.echo` (one unprivileged datagram socket per address
+family and packet settings for the whole process, raw only when running as root and datagram
+ICMP is forbidden). Metric names follow blackbox_exporter's icmp prober
+(probe_icmp_duration_seconds{phase}, probe_ip_protocol, probe_ip_addr_hash,
+probe_dns_lookup_time_seconds) so its dashboards work, plus packet counts and RTT statistics over
+`count` echoes. The replies' TTL is not read, so probe_icmp_reply_hop_limit is not emitted.
 """
 
 from __future__ import annotations
@@ -11,24 +13,16 @@ from __future__ import annotations
 import asyncio
 import functools
 import math
-import os
-import socket
 import time
 from dataclasses import dataclass, field
 
-from icmplib import ICMPLibError, ICMPRequest, SocketPermissionError
-from icmplib.sockets import AsyncSocket, ICMPv4Socket, ICMPv6Socket
-
 from chm_exporter.catalogue import declared
 from chm_exporter.config import IcmpSettings
-from chm_exporter.errors import IcmpProbeError
 from chm_exporter.exposition import MetricSink
+from chm_exporter.icmp.echo import EchoError, EchoSocket, SocketKey, echo_engine
 from chm_exporter.probers.context import ProbeContext
 from chm_exporter.target import IpFamily, ip_version
 
-# Linux: IP_MTU_DISCOVER / IP_PMTUDISC_DO set the don't-fragment bit on every datagram.
-_IP_MTU_DISCOVER = getattr(socket, "IP_MTU_DISCOVER", 10)
-_IP_PMTUDISC_DO = getattr(socket, "IP_PMTUDISC_DO", 2)
 _MIN_WAIT_SECONDS = 0.05
 # The last echo's wait ends this much before the deadline, so that its own timer ends it and
 # not the handler's deadline at the same instant (scheduling order, not a reserve of time).
@@ -52,35 +46,21 @@ def _fnv32a(text: str) -> int:
 
 @functools.lru_cache(maxsize=64)
 def echo_payload(size: int) -> bytes:
-    """A fixed payload of `size` bytes (icmplib would draw random bytes for every echo)."""
+    """A fixed payload of `size` bytes (the same for every echo: nothing to draw per packet)."""
     pattern = b"CHM exporter echo "
     return (pattern * (size // len(pattern) + 1))[:size]
 
 
-def open_icmp_socket(address: str, settings: IcmpSettings) -> AsyncSocket:
-    """An ICMP socket for `address`: unprivileged datagram, raw only when running as root.
+def echo_socket(address: str, settings: IcmpSettings) -> EchoSocket:
+    """The shared echo socket for `address`'s family and the module's TTL and don't-fragment.
 
     Raises:
-        IcmpProbeError: the kernel forbids both, naming the sysctl that allows datagram sockets.
+        IcmpProbeError: no ICMP socket can be opened (the message names the sysctl that allows
+            unprivileged ones).
     """
-    kind = ICMPv6Socket if ip_version(address) == 6 else ICMPv4Socket
-    try:
-        sock = kind(None, privileged=False)
-    except SocketPermissionError:
-        if os.geteuid() != 0:
-            raise IcmpProbeError(
-                "unprivileged ICMP sockets are forbidden for this user's group: allow them with "
-                "`sysctl -w net.ipv4.ping_group_range='0 2147483647'` (or run as root)"
-            ) from None
-        try:
-            sock = kind(None, privileged=True)
-        except ICMPLibError as exc:
-            raise IcmpProbeError(f"cannot open a raw ICMP socket: {exc}") from None
-    except ICMPLibError as exc:
-        raise IcmpProbeError(f"cannot open an ICMP socket: {exc}") from None
-    if settings.dont_fragment and kind is ICMPv4Socket:
-        sock._sock.setsockopt(socket.IPPROTO_IP, _IP_MTU_DISCOVER, _IP_PMTUDISC_DO)
-    return AsyncSocket(sock)
+    version = 6 if ip_version(address) == 6 else 4
+    key = SocketKey.of(version, settings.ttl, settings.dont_fragment)
+    return echo_engine().socket(key)
 
 
 @dataclass(slots=True)
@@ -110,37 +90,32 @@ async def collect(ctx: ProbeContext, settings: IcmpSettings, raw: IcmpRaw) -> No
     resolved = time.perf_counter()
     raw.resolve_seconds = ctx.resolution.seconds
     raw.address = address
-    sock = open_icmp_socket(address, settings)
+    sock = echo_socket(address, settings)
     raw.setup_seconds = time.perf_counter() - resolved
-    ident = (os.getpid() ^ id(ctx)) & 0xFFFF
+    payload = echo_payload(settings.payload_size)
     ctx.log.debug(
         "icmp: %d echo requests to %s, %d bytes", settings.count, address, settings.payload_size
     )
-    with sock:
-        for seq in range(settings.count):
-            if seq:
-                await asyncio.sleep(settings.interval)
-            left = settings.count - seq
-            budget = ctx.deadline - _TIMER_SLACK_SECONDS - loop.time()
-            wait = (budget - (left - 1) * settings.interval) / left
-            if wait < _MIN_WAIT_SECONDS:
-                ctx.log.warning(
-                    "icmp: deadline reached after %d of %d echoes", raw.sent, settings.count
-                )
-                break
-            request = ICMPRequest(
-                address, ident, seq, payload=echo_payload(settings.payload_size), ttl=settings.ttl
+    for seq in range(settings.count):
+        if seq:
+            await asyncio.sleep(settings.interval)
+        left = settings.count - seq
+        budget = ctx.deadline - _TIMER_SLACK_SECONDS - loop.time()
+        wait = (budget - (left - 1) * settings.interval) / left
+        if wait < _MIN_WAIT_SECONDS:
+            ctx.log.warning(
+                "icmp: deadline reached after %d of %d echoes", raw.sent, settings.count
             )
-            try:
-                sock.send(request)
-                raw.sent += 1
-                reply = await sock.receive(request, wait)
-                reply.raise_for_status()
-            except ICMPLibError as exc:
-                ctx.log.debug("icmp: seq %d: %s", seq, exc or type(exc).__name__)
-                continue
-            raw.rtts.append(reply.time - request.time)
-            ctx.log.debug("icmp: seq %d: reply from %s in %.6fs", seq, reply.source, raw.rtts[-1])
+            break
+        try:
+            echo = sock.send(address, payload)
+            raw.sent += 1  # counted before the wait: a probe cancelled at its deadline sent it
+            rtt = await sock.reply(echo, wait)
+        except EchoError as exc:
+            ctx.log.debug("icmp: seq %d: %s", seq, exc.reason)
+            continue
+        raw.rtts.append(rtt)
+        ctx.log.debug("icmp: seq %d: reply from %s in %.6fs", seq, address, rtt)
 
 
 def emit(ctx: ProbeContext, settings: IcmpSettings, raw: IcmpRaw, sink: MetricSink) -> bool:

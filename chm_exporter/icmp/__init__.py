@@ -1,0 +1,2 @@
+"""ICMP echo transport: the packets (:mod:`.packet`) and the process's shared sockets
+(:mod:`.echo`)."""
