@@ -33,10 +33,23 @@ _ERRORS: dict[int, dict[int, str]] = {
     6: {1: "destination unreachable", 2: "packet too big", 3: "time exceeded"},
 }
 _UNREACHABLE_CODES: dict[int, dict[int, str]] = {
-    4: {0: "network", 1: "host", 2: "protocol", 3: "port", 4: "fragmentation needed",
-        9: "network prohibited", 10: "host prohibited", 13: "administratively prohibited"},
-    6: {0: "no route", 1: "administratively prohibited", 3: "address", 4: "port"},
-}  # fmt: skip
+    4: {
+        0: "network unreachable",
+        1: "host unreachable",
+        2: "protocol unreachable",
+        3: "port unreachable",
+        4: "fragmentation needed",
+        9: "network administratively prohibited",
+        10: "host administratively prohibited",
+        13: "communication administratively prohibited",
+    },
+    6: {
+        0: "no route to destination",
+        1: "communication administratively prohibited",
+        3: "address unreachable",
+        4: "port unreachable",
+    },
+}
 _IPV6_HEADER_BYTES = 40
 
 
@@ -133,8 +146,7 @@ def error_text(version: int, kind: int, code: int) -> str:
     """A few words for an ICMP error of `kind` and `code` ("host unreachable", ...)."""
     what = _ERRORS[version].get(kind, f"ICMP type {kind}")
     if what == "destination unreachable":
-        detail = _UNREACHABLE_CODES[version].get(code)
-        return f"{detail} unreachable" if detail else f"{what} (code {code})"
+        return _UNREACHABLE_CODES[version].get(code, f"{what} (code {code})")
     return f"{what} (code {code})" if code else what
 
 
