@@ -5,6 +5,7 @@ Run as root from the repository root (tap devices need CAP_NET_ADMIN)::
     .venv/bin/python -m bench.run            # full run, about 3-4 minutes on 2 cores
     .venv/bin/python -m bench.run --quick    # smoke run, under a minute
     .venv/bin/python -m bench.run --profile  # also run CHM under cProfile, print top functions
+    .venv/bin/python -m bench.run --only icmp --scale 10  # the ICMP scenarios, 10x the scrapes
 
 (a module run, so ``tests.servers`` imports from the repository root without path edits)
 
@@ -56,7 +57,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Coroutine, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +144,13 @@ QUICK = Sizes(
     icmp_per_worker=20,
     warmup=1,
 )
+
+
+def scaled(sizes: Sizes, factor: int) -> Sizes:
+    """`sizes` with every scenario's scrape count (not its workers or warm-up) times `factor`."""
+    counts: tuple[str, ...] = ("sequential", "per_worker", "delayed", "delayed_per_worker")
+    counts += ("icmp_sequential", "icmp_per_worker")
+    return replace(sizes, **{name: getattr(sizes, name) * factor for name in counts})
 
 
 # -- processes --------------------------------------------------------------------------------
@@ -660,6 +668,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--only", default="", metavar="PREFIX", help="only the scenarios starting so (e.g. icmp)"
     )
+    parser.add_argument(
+        "--scale",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N times the scrapes of every scenario (steadier CPU figures; e.g. --only icmp)",
+    )
     parser.add_argument("--interfaces", type=int, default=100, help="tap devices (default 100)")
     parser.add_argument("--delay-ms", type=float, default=10.0, help="agent reply delay")
     parser.add_argument(
@@ -737,7 +752,7 @@ def versions() -> dict[str, str]:
 
 
 async def bench(args: argparse.Namespace, stack: contextlib.ExitStack, work: Path) -> int:
-    sizes = QUICK if args.quick else FULL
+    sizes = scaled(QUICK if args.quick else FULL, args.scale)
     log_dir = RESULTS / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
