@@ -30,6 +30,7 @@ import asyncio
 import atexit
 import os
 import socket
+import struct
 import time
 from dataclasses import dataclass
 from itertools import count
@@ -59,6 +60,8 @@ _IP_PMTUDISC_DO = getattr(socket, "IP_PMTUDISC_DO", 2)
 _IP_RECVERR = getattr(socket, "IP_RECVERR", 11)
 _IPV6_RECVERR = getattr(socket, "IPV6_RECVERR", 25)
 _RECVERR = {4: _IP_RECVERR, 6: _IPV6_RECVERR}
+_SOL_RAW, _ICMP_FILTER, _ICMP6_FILTER = 255, 1, 1  # linux/icmp.h, linux/icmpv6.h
+_RAW_TYPES = {4: (0, 3, 11, 12), 6: (1, 2, 3, 129)}
 _BUFFER_BYTES = 65536  # the largest ICMP datagram (payload_size is at most 65,000)
 _ANCILLARY_BYTES = 512
 _READS_PER_WAKEUP = 256  # a raw socket sees every ICMP packet of the host: let others run too
@@ -128,14 +131,30 @@ def open_socket(key: SocketKey) -> tuple[socket.socket, bool]:
                 sock.setsockopt(socket.IPPROTO_IP, _IP_MTU_DISCOVER, _IP_PMTUDISC_DO)
             if not privileged:
                 sock.setsockopt(socket.IPPROTO_IP, _IP_RECVERR, 1)
+            else:
+                sock.setsockopt(_SOL_RAW, _ICMP_FILTER, _blocked_types(4))
         else:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, key.ttl)
             if not privileged:
                 sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_RECVERR, 1)
+            else:
+                sock.setsockopt(socket.IPPROTO_ICMPV6, _ICMP6_FILTER, _blocked_types(6))
     except OSError as exc:
         sock.close()
         raise IcmpProbeError(f"cannot set up the ICMP socket: {exc}") from None
     return sock, privileged
+
+
+def _blocked_types(version: int) -> bytes:
+    """A raw socket's ICMP type filter (``ICMP_FILTER``, ``ICMP6_FILTER``): a bit set per type
+    the kernel must not deliver; all but echo replies and the errors that quote a request, so
+    that other traffic (our own requests on loopback, neighbour discovery) wakes nobody."""
+    wanted = _RAW_TYPES[version]
+    words = 1 if version == 4 else 8  # ICMPv4: one 32-bit mask; ICMPv6: 256 bits
+    mask = [0xFFFFFFFF] * words
+    for kind in wanted:
+        mask[kind >> 5] &= ~(1 << (kind & 31))
+    return struct.pack(f"={words}I", *mask)
 
 
 def _key_address(version: int, address: str) -> str:
