@@ -83,6 +83,7 @@ _REFUSED_TEXT = "connection refused"
 # Datagrams nobody waits for, read and dropped per wake-up (a flood waits for the next one).
 _DROP_AT_ONCE = 64
 _DROP_READ_BYTES = 65536
+_NEVER = float("inf")
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -97,9 +98,12 @@ class CountingSession(SnmpSession):
     removed by :meth:`release`. It runs the waiting request's step on each datagram: a single
     request resolves its future with the reply; a walk (:meth:`walk`) hands the reply to its
     taker and sends the next request right there, so a column's PDUs cost no task wake-up and
-    no event-loop round trip each. Every request has a timer (``call_at``) that fails the
-    wait with a TimeoutError. A datagram nobody waits for (a reply that came after its request
-    timed out) is read and dropped at once, so the level-triggered reader never spins.
+    no event-loop round trip each. Each request waits at most its timeout: its expiry (event-loop
+    time) is recorded, and one lazy timer per session fails the wait with a TimeoutError when
+    it fires past the waiting request's expiry, or re-arms itself for the rest when a later
+    request has a later expiry (a timer per PDU cost a heap push and a cancelled handle each).
+    A datagram nobody waits for (a reply that came after its request timed out) is read and
+    dropped at once, so the level-triggered reader never spins.
     """
 
     pdus_sent: int = 0
@@ -107,6 +111,7 @@ class CountingSession(SnmpSession):
     _waiter: asyncio.Future[Any] | None = None
     _step: Callable[[], None] | None = None
     _timer: asyncio.TimerHandle | None = None
+    _expiry: float = _NEVER  # when the waiting request times out (event-loop time)
 
     async def _send(self, sender: Callable[[], None]) -> None:
         self.pdus_sent += 1
@@ -189,12 +194,31 @@ class CountingSession(SnmpSession):
         self._step = step
 
     def _arm(self, loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[Any], t: float) -> None:
-        self._timer = loop.call_at(loop.time() + t, _expire, waiter)
+        """The waiting request times out `t` seconds from now (`waiter` is ``self._waiter``)."""
+        expiry = self._expiry = loop.time() + t
+        timer = self._timer
+        if timer is None:
+            self._timer = loop.call_at(expiry, self._expire)
+        elif timer.when() > expiry:  # it would fire too late for this request (a shorter timeout)
+            timer.cancel()
+            self._timer = loop.call_at(expiry, self._expire)
+        # else it fires first (or on time) and re-arms itself for the rest
 
     def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        """No request waits any more: the timer, when it fires, finds nothing to fail."""
+        self._expiry = _NEVER
+
+    def _expire(self) -> None:
+        self._timer = None
+        waiter, expiry = self._waiter, self._expiry
+        if waiter is None or expiry == _NEVER or waiter.done():
+            return
+        loop = self._loop
+        if loop is not None and expiry > loop.time():  # armed for an earlier request
+            self._timer = loop.call_at(expiry, self._expire)
+            return
+        self._expiry = _NEVER
+        waiter.set_exception(TimeoutError())
 
     def _idle(self) -> None:
         self._disarm()
@@ -226,7 +250,11 @@ class CountingSession(SnmpSession):
                 continue
 
     def release(self) -> None:
-        """Remove the socket's reader (before the socket closes). Idempotent."""
+        """Remove the socket's reader and the timer (before the socket closes). Idempotent."""
+        self._expiry = _NEVER
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         loop, self._loop = self._loop, None
         if loop is not None and not loop.is_closed():
             loop.remove_reader(self._fd)
@@ -234,11 +262,6 @@ class CountingSession(SnmpSession):
 
 def _resolve(waiter: asyncio.Future[T], receiver: Callable[[], T]) -> None:
     waiter.set_result(receiver())
-
-
-def _expire(waiter: asyncio.Future[Any]) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError())
 
 
 def usm_user(auth: UsmCredentials) -> User:

@@ -183,3 +183,42 @@ async def test_copies_and_other_ids_flooding_in_are_dropped(hostile_agent: Hosti
 def _counted(calls: list[str], name: str, real: Callable[..., object], *args: object) -> object:
     calls.append(name)
     return real(*args)
+
+
+async def test_one_timer_per_client_and_each_request_waits_its_own_timeout(
+    hostile_agent: HostileAgent, udp_delay_proxy: ProxyFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loop = asyncio.get_running_loop()
+    timers: list[object] = []
+    real_call_at = loop.call_at
+
+    def call_at(when: float, callback: Callable[..., object], *args: object) -> asyncio.TimerHandle:
+        if getattr(callback, "__name__", "") == "_expire":
+            timers.append(callback)
+        return real_call_at(when, callback, *args)
+
+    monkeypatch.setattr(loop, "call_at", call_at)
+    direct = GufoClient("127.0.0.1", hostile_agent.port, NORMAL, 10)
+    rows: Varbinds = []
+
+    def take(batch: Varbinds) -> bool:
+        rows.extend(batch)
+        return True
+
+    await direct.walk(IF_DESCR, 1).run(take, lambda: 2.0)
+    assert direct.pdus_sent == 4
+    assert len(rows) == 3
+    assert len(timers) == 1  # one timer for the four requests, not one each
+    direct.close()
+
+    proxy = udp_delay_proxy("127.0.0.1", hostile_agent.port, 0.3)
+    client = GufoClient("127.0.0.1", proxy.port, NORMAL, 10)
+    assert await client.get_many([SYS_NAME], 0.5) == {SYS_NAME: b"hostile"}
+    # the timer armed for the first request fires 0.2 s into this one and re-arms for the rest
+    assert await client.get_many([SYS_DESCR], 1.0) == {SYS_DESCR: b"hostile test agent"}
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):  # a shorter timeout than the pending timer's: re-armed
+        await client.get_many([SYS_NAME], 0.1)
+    assert time.monotonic() - started < 0.3  # the reply came at 0.3 s: not waited for
+    client.close()
+    assert client._session is None
