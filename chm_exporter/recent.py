@@ -6,6 +6,15 @@ import itertools
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class ProbeText(Protocol):
+    """A probe's log, formatted when read (:class:`chm_exporter.probelog.ProbeLog`)."""
+
+    def text(self) -> str:
+        """All lines, one per line."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,10 +26,16 @@ class ProbeRecord:
     module: str
     success: bool
     duration: float
-    log: str
+    probe_log: ProbeText
+    """Formatted only when someone asks for it (:attr:`log`): most never are."""
     auth: str = ""
     """The credentials' names the probers used (never a secret)."""
     at: float = field(default_factory=time.time)
+
+    @property
+    def log(self) -> str:
+        """The probe's debug log."""
+        return self.probe_log.text()
 
 
 class RecentProbes:
@@ -32,7 +47,13 @@ class RecentProbes:
         self.failures: deque[ProbeRecord] = deque(maxlen=size)
 
     def add(
-        self, target: str, module: str, success: bool, duration: float, log: str, auth: str = ""
+        self,
+        target: str,
+        module: str,
+        success: bool,
+        duration: float,
+        log: ProbeText,
+        auth: str = "",
     ) -> ProbeRecord:
         """Record a finished probe and return its record."""
         record = ProbeRecord(next(self._ids), target, module, success, duration, log, auth)

@@ -197,7 +197,7 @@ async def probe(request: web.Request) -> web.Response:
         req.module_name,
         outcome.success,
         outcome.duration,
-        outcome.log.text(),
+        outcome.log,
         ",".join(dict.fromkeys(req.credentials.values())),
     )
     body = outcome.sink.render()
