@@ -1191,14 +1191,14 @@ async def bench(args: argparse.Namespace, stack: contextlib.ExitStack, work: Pat
         if groups is not None:  # agents and load generator: one group, above other sessions
             groups.place("load", [*agent_pids, os.getpid()], weight=args.pin_weight)
         for budget in args.worker_cpu:
-            for workers in (1, 2):
+            for workers in args.loop_workers:
                 process, base = await start_exporter(stack, args, config, workers)
                 fleet = Fleet(base, process, agent_pids)
                 pids = fleet.exporter_pids()
                 if groups is not None:  # each worker its own group (and budget)
                     for i, pid in enumerate(pids[1:] if workers > 1 else pids):
                         groups.place(f"w{i}", [pid], quota=budget, weight=args.pin_weight)
-                for kind in ("snmp", "icmp1"):
+                for kind in args.loop_probes:
                     print(f"fleet: {kind} throughput with {workers} worker(s), "
                           f"budget {budget or 'none'}", flush=True)  # fmt: skip
                     results.append(
@@ -1270,6 +1270,17 @@ def _cores_list(text: str) -> list[float]:
     return [float(part) for part in text.split(",")]
 
 
+def _ints_list(text: str) -> list[int]:
+    return [int(part) for part in text.split(",")]
+
+
+def _probes_list(text: str) -> list[str]:
+    kinds = [part.strip() for part in text.split(",")]
+    if not set(kinds) <= {"snmp", "icmp1"}:
+        raise argparse.ArgumentTypeError(f"probes are snmp and icmp1, not {text!r}")
+    return kinds
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add = parser.add_argument
@@ -1300,6 +1311,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="closed-loop scrapes in flight (default 64: with fewer, an SNMP loop on a busy "
              "machine waits on the agents' wake-ups, not on the exporter)")  # fmt: skip
     add("--closed-loop-only", action="store_true", help="skip the paced phases")
+    add("--loop-workers", type=_ints_list, default=[1, 2], metavar="N,...",
+        help="closed loop: the --web.workers counts to run (default 1,2)")  # fmt: skip
+    add("--loop-probes", type=_probes_list, default=["snmp", "icmp1"], metavar="KIND,...",
+        help="closed loop: the probes to run, snmp and/or icmp1 (default both)")  # fmt: skip
     add("--worker-cpu", type=_cores_list, default=[0.3, 0.0], metavar="CORES,...",
         help="closed loop: each worker's CPU cap (cgroup quota) per run; 0: none "
              "(default 0.3,0)")  # fmt: skip
