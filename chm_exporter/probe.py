@@ -207,8 +207,7 @@ async def run_probe(
     for run in runs:
         ok, own = _emit(run, ctx)
         seconds = time.perf_counter() - run.started
-        metrics.probes.labels(request.module_name, run.name, "success" if ok else "failure").inc()
-        metrics.probe_duration.labels(run.name).observe(seconds)
+        metrics.probe_done(request.module_name, run.name, ok, seconds)
         sink.add(_SUCCESS.name, int(ok), {"prober": run.name}, _SUCCESS.help)
         sink.add(_DURATION.name, seconds, {"prober": run.name}, _DURATION.help)
         sink.merge(own)

@@ -33,6 +33,9 @@ from prometheus_client.registry import Collector
 from chm_exporter.catalogue import DROP_REASONS, MetricType, declared
 from chm_exporter.lograte import LOG_RATE
 
+# Label sets of chm_exporter_probes_total whose children are kept at hand (module names come
+# from the config, and combinations of them from requests).
+_MAX_CACHED_CHILDREN = 1024
 PROBE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 SSH_FAILURE_REASONS = ("auth", "host_key", "timeout", "connection", "command", "other")
 
@@ -92,6 +95,23 @@ class SelfMetrics:
             self.samples_dropped.labels(reason)
         # per process: with --web.workers, the count of the worker that answers
         self.registry.register(_SuppressedLogLines())
+        # .labels() costs a lock and its arguments' checks per call: the children a probe
+        # updates are looked up once per label set (as many as the metrics already hold)
+        self._probe_children: dict[tuple[str, str, bool], tuple[Any, Any]] = {}
+
+    def probe_done(self, module: str, prober: str, ok: bool, seconds: float) -> None:
+        """Count one prober's part of a probe and observe its duration."""
+        key = (module, prober, ok)
+        children = self._probe_children.get(key)
+        if children is None:
+            if len(self._probe_children) >= _MAX_CACHED_CHILDREN:  # modules gone on reload
+                self._probe_children.clear()
+            children = self._probe_children[key] = (
+                self.probes.labels(module, prober, "success" if ok else "failure"),
+                self.probe_duration.labels(prober),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 _Kind = type[Counter] | type[Gauge] | type[Histogram] | type[Info]
