@@ -9,6 +9,7 @@ tests/integration.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -61,6 +62,8 @@ class FakeAgent:
     panic_on: str | None = None
     endless: str | None = None
     repeating: str | None = None
+    latency: float | None = None
+    """Seconds a column walk's reply takes (None: it comes without yielding to the loop)."""
     requests: list[Request] = field(default_factory=list)
     opened: int = 0
     closed: int = 0
@@ -177,6 +180,8 @@ class FakeColumnWalk:
         more = True
         while more:
             self._client._request(kind, (self._last or self._column,), self._reps, wait())
+            if self._client._agent.latency is not None:
+                await asyncio.sleep(self._client._agent.latency)
             rows, more = self._client._agent.after(self._column, self._last, self._reps or 1)
             if not self._reps:  # GETNEXT learns of the column's end only from the next reply
                 more = bool(rows)

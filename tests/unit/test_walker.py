@@ -238,3 +238,28 @@ async def test_a_get_reply_too_big_to_decode_is_asked_again_in_halves() -> None:
     assert sizes[0] == 9
     assert max(sizes[1:]) <= 5  # 9 → 4 + 5 → …
     assert all(result.column(oid)[""] == values[oid] for oid in result.columns)
+
+
+@pytest.mark.parametrize(
+    ("expected_pdus", "opened"),
+    [(None, 8), (1, 1), (4, 1), (5, 2), (12, 3), (1000, 8)],
+)
+async def test_a_known_plan_opens_one_socket_per_four_pdus(
+    expected_pdus: int | None, opened: int
+) -> None:
+    columns = [f"1.3.6.1.2.1.2.2.1.{i}" for i in range(1, 11)]
+    device: dict[str, RawValue] = {f"{c}.{r}": r for c in columns for r in (1, 2)}
+    agent = FakeAgent(device, latency=0.0)  # the workers' walks interleave
+    walker = Walker(
+        "192.0.2.1",
+        161,
+        V2C,
+        SnmpSettings.model_validate({"walk_concurrency": 8}),
+        ProbeLog("192.0.2.1", "test"),
+        connect=agent.connect,
+        expected_pdus=expected_pdus,
+    )
+    result = WalkResult()
+    await walker.run(WalkPlan(walks=columns), result)
+    assert agent.opened == agent.closed == opened
+    assert all(result.column(c) == {"1": 1, "2": 2} for c in columns)

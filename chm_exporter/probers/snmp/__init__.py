@@ -117,6 +117,7 @@ async def collect(
         device.column_row_bytes,
         deadline=ctx.deadline,
         connect=connect(addr, port, auth, settings) if connect is not None else None,
+        expected_pdus=device.pdus,
     )
     raw.stats = walker.stats
     auto: tuple[str, ...] = ()
@@ -135,7 +136,9 @@ async def collect(
         len(plan.walks),
         len(plan.lookups),
     )
+    before = walker.stats.pdus_sent
     await walker.run(plan, raw.result)
+    device.pdus = walker.stats.pdus_sent - before
     remember_lookups(plan, device, raw.result)
     raw.walked = time.perf_counter()
 

@@ -24,7 +24,7 @@ UPTIME_OIDS: tuple[tuple[str, float], ...] = (
 @dataclass(slots=True)
 class SnmpDeviceState:
     """Learned bulk sizes, row counts and bytes per row, the auto-chosen profiles, cached label
-    columns."""
+    columns, the last walk's PDUs."""
 
     bulk_limits: dict[str, int] = field(default_factory=dict)
     column_rows: dict[str, int] = field(default_factory=dict)
@@ -33,14 +33,18 @@ class SnmpDeviceState:
     lookups: dict[str, dict[str, RawValue]] = field(default_factory=dict)
     lookups_at: float = 0.0
     uptime: float | None = None
+    pdus: int | None = None
+    """The PDUs the last complete walk took (sizes the next one's concurrency)."""
 
     def forget(self) -> None:
-        """Drop what a reboot may have changed (profiles, row counts and sizes, lookup tables)."""
+        """Drop what a reboot may have changed (profiles, row counts and sizes, lookup tables,
+        the walk's PDUs)."""
         self.profiles = None
         self.column_rows = {}
         self.column_row_bytes = {}
         self.lookups = {}
         self.lookups_at = 0.0
+        self.pdus = None
 
     def saw_uptime(self, uptime: float | None) -> bool:
         """Record the device's uptime; True (and everything forgotten) when it went back."""
