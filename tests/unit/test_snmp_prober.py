@@ -225,3 +225,19 @@ async def test_anything_a_collect_raises_is_a_failed_prober_with_its_reason(
 
 def test_walk_result_used_by_prober_is_the_leaf_type() -> None:
     assert snmp_prober.SnmpRaw().result.__class__ is WalkResult
+
+
+async def test_the_last_walks_pdus_size_the_next_walks_sockets(
+    agent: FakeAgent, loaded: LoadedConfig
+) -> None:
+    devices = DeviceCache()
+    agent.latency = 0.0  # the walks interleave: every worker finds a job when it starts
+    await _probe(loaded, devices, "if_mib")
+    state = devices.get("snmp", SnmpDeviceState, "192.0.2.1", "161", "public_v2")
+    assert state.pdus == len(agent.requests) > 8
+    assert agent.opened == 8  # nothing known: walk_concurrency
+    state.pdus = 6  # as a device with little to walk: at most one socket per 4 PDUs
+    asked = len(agent.requests)
+    await _probe(loaded, devices, "if_mib")
+    assert agent.opened == 8 + 2
+    assert state.pdus == len(agent.requests) - asked
