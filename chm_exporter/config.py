@@ -8,6 +8,7 @@ inline, as ``<name>_file: /path`` (a regular file of bounded size) or as ``${ENV
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -246,7 +247,7 @@ class Config(_Model):
         """The module `name`; `auto` exists even when the file does not define it."""
         found = self.modules.get(name)
         if found is None and name == AUTO_MODULE:
-            return Module(snmp=SnmpSettings())
+            return _default_auto()
         return found
 
     @property
@@ -320,3 +321,9 @@ def check_profile_names(config: Config, profiles: Mapping[str, Profile]) -> None
                 raise ConfigError(
                     f"modules.{name}.snmp.profiles.{i}: unknown profile {prof!r} (known: {known})"
                 )
+
+
+@functools.cache
+def _default_auto() -> Module:
+    """`auto` when the file does not define it (one frozen instance, not one per request)."""
+    return Module(snmp=SnmpSettings())

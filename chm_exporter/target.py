@@ -125,6 +125,7 @@ def _check_host(host: str) -> None:
         raise TargetError(f"address {host} {reason}")
 
 
+@functools.lru_cache(maxsize=4096)
 def unprobeable(address: str) -> str | None:
     """Why no probe may be sent to the literal `address` (None when one may): a multicast,
     broadcast or unspecified address reaches many hosts or none, and a scoped IPv6 address
