@@ -76,6 +76,23 @@ class MetricSink:
             mine = self.family(fam.name, fam.help, fam.type, fam.label_names)
             mine.samples.update(fam.samples)
 
+    def take(self, other: MetricSink) -> None:
+        """Move every sample of `other` into this sink, leaving `other` empty: a family this
+        sink does not have yet is taken over as it is, not copied (a prober's thousand samples
+        into the probe's answer).
+
+        Raises:
+            ValueError: a family exists in both with other label names or another type.
+        """
+        families = self._families
+        for name, fam in other._families.items():
+            if name in families:
+                mine = self.family(name, fam.help, fam.type, fam.label_names)
+                mine.samples.update(fam.samples)
+            else:
+                families[name] = fam
+        other._families = {}
+
     def __iter__(self) -> Iterator[Family]:
         return iter(self._families.values())
 

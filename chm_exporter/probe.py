@@ -210,7 +210,7 @@ async def run_probe(
         metrics.probe_done(request.module_name, run.name, ok, seconds)
         sink.add(_SUCCESS.name, int(ok), {"prober": run.name}, _SUCCESS.help)
         sink.add(_DURATION.name, seconds, {"prober": run.name}, _DURATION.help)
-        sink.merge(own)
+        sink.take(own)
         success = success and ok
     duration = time.perf_counter() - started
     log.info("probe %s in %.3fs", "succeeded" if success else "failed", duration)

@@ -45,3 +45,26 @@ def test_render_has_help_and_type_once_per_family() -> None:
     text = sink.render()
     assert text.count("# HELP c_total Some help.") == 1
     assert text.count("# TYPE c_total counter") == 1
+
+
+def test_take_moves_every_sample_and_renders_as_merge_does() -> None:
+    def prober_sink() -> MetricSink:
+        own = MetricSink()
+        own.add("probe_success", 1, {"prober": "snmp"}, "Whether it worked.")
+        own.add("if_in_octets", 7, {"ifIndex": "1"}, "Octets in.", "counter")
+        own.add("if_in_octets", 9, {"ifIndex": "2"}, "Octets in.", "counter")
+        return own
+
+    merged, taken = MetricSink(), MetricSink()
+    for sink in (merged, taken):
+        sink.add("probe_success", 0, {"prober": "icmp"}, "Whether it worked.")
+    merged.merge(prober_sink())
+    own = prober_sink()
+    taken.take(own)
+    assert taken.render() == merged.render()
+    assert 'probe_success{prober="snmp"} 1' in taken.render()
+    assert list(own) == []
+    clash = MetricSink()
+    clash.add("if_in_octets", 1, {"ifName": "eth0"}, "Octets in.", "counter")
+    with pytest.raises(ValueError, match="defined twice"):
+        taken.take(clash)
