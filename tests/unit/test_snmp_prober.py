@@ -236,7 +236,9 @@ async def test_the_last_walks_pdus_size_the_next_walks_sockets(
     state = devices.get("snmp", SnmpDeviceState, "192.0.2.1", "161", "public_v2")
     assert state.pdus == len(agent.requests) > 8
     assert agent.opened == 8  # nothing known: walk_concurrency
-    state.pdus = 6  # as a device with little to walk: at most one socket per 4 PDUs
+    assert state.pdu_seconds is not None
+    assert 0 < state.pdu_seconds < 0.025  # a fake agent answers at once
+    state.pdus, state.pdu_seconds = 6, 0.1  # little to walk, slowly: one socket per 4 PDUs
     asked = len(agent.requests)
     await _probe(loaded, devices, "if_mib")
     assert agent.opened == 8 + 2

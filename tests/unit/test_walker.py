@@ -241,11 +241,22 @@ async def test_a_get_reply_too_big_to_decode_is_asked_again_in_halves() -> None:
 
 
 @pytest.mark.parametrize(
-    ("expected_pdus", "opened"),
-    [(None, 8), (1, 1), (4, 1), (5, 2), (12, 3), (1000, 8)],
+    ("expected_pdus", "pdu_seconds", "opened"),
+    [
+        (None, None, 8),  # nothing known: walk_concurrency
+        (1, None, 1),
+        (4, None, 1),
+        (5, None, 2),
+        (12, None, 3),  # one socket per 4 PDUs
+        (1000, None, 8),
+        (40, 0.0004, 1),  # a near agent: 40 PDUs take 16 ms on one socket
+        (40, 0.001, 2),
+        (40, 0.01, 8),  # 10 ms a round trip: as many as the PDUs allow
+        (12, 0.01, 3),
+    ],
 )
-async def test_a_known_plan_opens_one_socket_per_four_pdus(
-    expected_pdus: int | None, opened: int
+async def test_the_last_walk_sizes_the_sockets_opened(
+    expected_pdus: int | None, pdu_seconds: float | None, opened: int
 ) -> None:
     columns = [f"1.3.6.1.2.1.2.2.1.{i}" for i in range(1, 11)]
     device: dict[str, RawValue] = {f"{c}.{r}": r for c in columns for r in (1, 2)}
@@ -258,8 +269,10 @@ async def test_a_known_plan_opens_one_socket_per_four_pdus(
         ProbeLog("192.0.2.1", "test"),
         connect=agent.connect,
         expected_pdus=expected_pdus,
+        pdu_seconds=pdu_seconds,
     )
     result = WalkResult()
     await walker.run(WalkPlan(walks=columns), result)
     assert agent.opened == agent.closed == opened
+    assert walker.pdu_seconds is not None
     assert all(result.column(c) == {"1": 1, "2": 2} for c in columns)

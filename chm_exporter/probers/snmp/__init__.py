@@ -118,6 +118,7 @@ async def collect(
         deadline=ctx.deadline,
         connect=connect(addr, port, auth, settings) if connect is not None else None,
         expected_pdus=device.pdus,
+        pdu_seconds=device.pdu_seconds,
     )
     raw.stats = walker.stats
     auto: tuple[str, ...] = ()
@@ -139,6 +140,7 @@ async def collect(
     before = walker.stats.pdus_sent
     await walker.run(plan, raw.result)
     device.pdus = walker.stats.pdus_sent - before
+    device.pdu_seconds = walker.pdu_seconds
     remember_lookups(plan, device, raw.result)
     raw.walked = time.perf_counter()
 

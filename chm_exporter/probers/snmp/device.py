@@ -35,6 +35,8 @@ class SnmpDeviceState:
     uptime: float | None = None
     pdus: int | None = None
     """The PDUs the last complete walk took (sizes the next one's concurrency)."""
+    pdu_seconds: float | None = None
+    """That walk's time per PDU and worker (:attr:`Walker.pdu_seconds`)."""
 
     def forget(self) -> None:
         """Drop what a reboot may have changed (profiles, row counts and sizes, lookup tables,
@@ -45,6 +47,7 @@ class SnmpDeviceState:
         self.lookups = {}
         self.lookups_at = 0.0
         self.pdus = None
+        self.pdu_seconds = None
 
     def saw_uptime(self, uptime: float | None) -> bool:
         """Record the device's uptime; True (and everything forgotten) when it went back."""
