@@ -225,6 +225,7 @@ class Walker:
             first = await self._open(None, clients)
             engine_id = first.engine_id() if self._v3 else None
             workers = self._workers(len(jobs))
+            self._log.debug("snmp: %d requests or walks on %d sockets", len(jobs), workers)
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._worker(first, queue, result, clients))
                 for _ in range(workers - 1):
