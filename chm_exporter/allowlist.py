@@ -96,9 +96,12 @@ def parse_rules(value: Any) -> TargetRules:
         try:
             networks.append(ipaddress.ip_network(text, strict=True))
             continue
-        except ValueError as exc:
+        except ValueError:  # its text repeats the entry, which may be a misplaced secret
             if any(c in text for c in ":/") or _looks_numeric(text):
-                raise ValueError(f"allowed_targets entry {i}: {exc}") from None
+                raise ValueError(
+                    f"allowed_targets entry {i} is not a network: an address and a prefix "
+                    "length with the host bits 0 (10.1.0.0/22), or one address"
+                ) from None
         if not _PATTERN.match(text):
             raise ValueError(f"allowed_targets entry {i} is not a CIDR or host-name pattern")
         patterns.append(re.compile(fnmatch.translate(text.lower()), re.IGNORECASE))

@@ -28,10 +28,11 @@ def parse_duration(value: object) -> float:
     """Seconds of a duration: a number, a numeric string, or a Prometheus duration string.
 
     Raises:
-        ValueError: anything else (the message shows the accepted forms).
+        ValueError: anything else (the message shows the accepted forms, never the value: a
+            secret pasted into the wrong field must not reach a log).
     """
     if isinstance(value, bool):
-        raise ValueError(f"invalid duration {value!r}: {_HINT}")
+        raise ValueError(f"invalid duration: {_HINT}")
     if isinstance(value, int | float):
         return float(value)
     if isinstance(value, str):
@@ -43,7 +44,7 @@ def parse_duration(value: object) -> float:
             parts = match.groupdict()
             ms = int(parts.pop("ms") or 0)
             return sum(int(n) * _UNIT_SECONDS[u] for u, n in parts.items() if n) + ms / 1000
-    raise ValueError(f"invalid duration {value!r}: {_HINT}")
+    raise ValueError(f"invalid duration: {_HINT}")
 
 
 #: Seconds, from a number or a Prometheus duration string.

@@ -27,8 +27,10 @@ def _network(value: Any) -> Any:
     if isinstance(value, str):
         try:
             return ipaddress.ip_network(value.strip())
-        except ValueError as exc:
-            raise ValueError(f"{value!r} is not a network like 10.1.0.0/22 ({exc})") from None
+        except ValueError:  # its text repeats the value, which may be a misplaced secret
+            raise ValueError(
+                "not a network like 10.1.0.0/22 (an address and a prefix length, host bits 0)"
+            ) from None
     return value
 
 

@@ -56,7 +56,7 @@ class _Model(BaseModel):
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        (["10.0.0.1/8"], "entry 0: 10.0.0.1/8 has host bits set"),
+        (["10.0.0.1/8"], "entry 0 is not a network: an address and a prefix length"),
         (["10.0.0.0/8", "300.1.2.3"], "entry 1"),
         ("10.0.0.0/8", "must be a list"),
         ([""], "entry 0 is not a CIDR or host-name pattern"),

@@ -43,7 +43,7 @@ def test_accepted_forms(value: object, seconds: float) -> None:
     ["", "s", "5x", "1m5", "1.5s", "30s1m", "1h 30m", "1s1s", "-1s", "-2", "1e3", "inf"],
 )
 def test_refused_forms_name_the_accepted_ones(value: object) -> None:
-    with pytest.raises(ValueError, match=r"invalid duration .*: use a Prometheus duration"):
+    with pytest.raises(ValueError, match=r"invalid duration: use a Prometheus duration"):
         parse_duration(value)
 
 
@@ -78,7 +78,8 @@ def test_a_bad_duration_is_refused_naming_the_field() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config("modules:\n  m:\n    snmp: {timeout: 2sec}\n")
     message = str(caught.value)
-    assert "modules.m.snmp.timeout: invalid duration '2sec'" in message
+    assert "modules.m.snmp.timeout: invalid duration: use a Prometheus duration" in message
+    assert "2sec" not in message  # never the value: it may be a secret in the wrong field
     assert "\n" not in message
 
 

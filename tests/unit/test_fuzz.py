@@ -193,6 +193,21 @@ def test_a_secret_given_as_the_auth_version_is_not_repeated(version: object) -> 
     _check_refusal(info.value)
 
 
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"modules": {"m": {"timeout": SECRET}}},  # hypothesis found this one
+        {"modules": {"m": {"snmp": {"timeout": True}}}},
+        {"auths": {"a": {"community": "c", "allowed_targets": [f"{SECRET}/24"]}}},
+        {"auths": {"a": {"community": "c", "allowed_targets": [f"{SECRET}:1"]}}},
+    ],
+)
+def test_a_secret_in_a_duration_or_network_field_is_not_repeated(document: object) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(yaml.safe_dump(document), "fuzz.yml")
+    _check_refusal(info.value)
+
+
 @settings(max_examples=300, deadline=None)
 @given(document=_documents)
 def test_any_structured_config_loads_or_is_refused_in_one_line(document: object) -> None:
